@@ -1,0 +1,37 @@
+/**
+ * Fused neural-network kernels. Each has its forward and backward side by side, derived by hand and
+ * checked against the composition of primitive ops and against PyTorch. Axes are laid out as
+ * [outer, n, inner] so that any axis of a row-major tensor is reached without a copy.
+ */
+
+export interface NormResult {
+  y: Float32Array;
+  /** Per-row statistics saved for the backward pass: mean (layer norm only) and 1/sqrt(var + eps). */
+  mean: Float32Array | null;
+  rstd: Float32Array;
+}
+
+export interface NormGrads {
+  dx: Float32Array;
+  dweight: Float32Array | null;
+  dbias: Float32Array | null;
+}
+
+export interface NNKernels {
+  softmax(x: Float32Array, outer: number, n: number, inner: number): Float32Array;
+  /** dx = y * (dy - sum(dy * y)) along the axis. */
+  softmaxBackward(y: Float32Array, dy: Float32Array, outer: number, n: number, inner: number): Float32Array;
+  logSoftmax(x: Float32Array, outer: number, n: number, inner: number): Float32Array;
+  /** dx = dy - exp(y) * sum(dy) along the axis. */
+  logSoftmaxBackward(y: Float32Array, dy: Float32Array, outer: number, n: number, inner: number): Float32Array;
+  /** Layer norm over the last `cols` values of each of `rows` rows, biased variance, then y = xhat * w + b. */
+  layerNorm(x: Float32Array, weight: Float32Array | null, bias: Float32Array | null, rows: number, cols: number, eps: number): NormResult;
+  layerNormBackward(x: Float32Array, weight: Float32Array | null, hasBias: boolean, mean: Float32Array, rstd: Float32Array, dy: Float32Array, rows: number, cols: number): NormGrads;
+  /** RMS norm: y = x / sqrt(mean(x^2) + eps) * w. */
+  rmsNorm(x: Float32Array, weight: Float32Array | null, rows: number, cols: number, eps: number): NormResult;
+  rmsNormBackward(x: Float32Array, weight: Float32Array | null, rstd: Float32Array, dy: Float32Array, rows: number, cols: number): NormGrads;
+  /** out[i, :] = table[ids[i], :] for a table [rows, cols]; ids already checked to be in range. */
+  gather(table: Float32Array, cols: number, ids: Int32Array): Float32Array;
+  /** The gradient of gather: dtable[ids[i], :] += dy[i, :], zeros elsewhere. */
+  scatterAdd(dy: Float32Array, rows: number, cols: number, ids: Int32Array): Float32Array;
+}

@@ -1,0 +1,101 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Tensor } from '../src/tensor/tensor.js';
+import * as ops from '../src/ops/elementwise.js';
+import { sum, mean, max, argmax } from '../src/ops/reduce.js';
+import { matmul } from '../src/ops/matmul.js';
+import { gradcheck, param } from './helpers/gradcheck.js';
+import { assertClose } from './helpers/allclose.js';
+
+test('broadcasting add/mul/div/sub forward', () => {
+  const a = Tensor.fromArray([[1, 2, 3], [4, 5, 6]]);
+  const b = Tensor.fromArray([10, 20, 30]);
+  assert.deepEqual(ops.add(a, b).toArray(), [[11, 22, 33], [14, 25, 36]]);
+  assert.deepEqual(ops.mul(a, Tensor.fromArray([[2], [3]])).toArray(), [[2, 4, 6], [12, 15, 18]]);
+  assert.deepEqual(ops.sub(a, 1).toArray(), [[0, 1, 2], [3, 4, 5]]);
+});
+
+test('broadcast failure names the op and both shapes', () => {
+  assert.throws(() => ops.add(Tensor.zeros([2, 3]), Tensor.zeros([4])), /add: shapes \[2,3\] and \[4\] cannot be broadcast/);
+});
+
+for (const [name, f, positive] of [
+  ['add', (a: Tensor, b: Tensor) => ops.add(a, b), false],
+  ['sub', (a: Tensor, b: Tensor) => ops.sub(a, b), false],
+  ['mul', (a: Tensor, b: Tensor) => ops.mul(a, b), false],
+  ['div', (a: Tensor, b: Tensor) => ops.div(a, ops.add(ops.abs(b), 1)), false],
+  ['pow', (a: Tensor, b: Tensor) => ops.pow(ops.add(ops.abs(a), 0.5), b), false],
+  ['maximum', (a: Tensor, b: Tensor) => ops.maximum(a, b), false],
+] as const) {
+  test(`gradcheck binary ${name} with broadcasting`, () => {
+    gradcheck(f, [param([3, 1, 4], 1), param([2, 4], 2)]);
+    void positive;
+  });
+}
+
+for (const [name, f] of [
+  ['neg', ops.neg], ['exp', ops.exp], ['tanh', ops.tanh], ['sigmoid', ops.sigmoid], ['relu', ops.relu], ['silu', ops.silu],
+  ['gelu erf', (x: Tensor) => ops.gelu(x)], ['gelu tanh', (x: Tensor) => ops.gelu(x, { approximate: 'tanh' })],
+  ['log', (x: Tensor) => ops.log(ops.add(ops.abs(x), 0.5))], ['sqrt', (x: Tensor) => ops.sqrt(ops.add(ops.abs(x), 0.5))],
+  ['pow scalar', (x: Tensor) => ops.pow(x, 3)], ['div scalar', (x: Tensor) => ops.div(x, 3)],
+] as const) {
+  test(`gradcheck unary ${name}`, () => gradcheck(f as (x: Tensor) => Tensor, [param([17], 3)]));
+}
+
+test('matmul: forward, transposes and batch broadcasting against explicit loops', () => {
+  const a = param([2, 1, 3, 4], 1);
+  const b = param([3, 4, 5], 2);
+  const c = matmul(a, b);
+  assert.deepEqual([...c.shape], [2, 3, 3, 5]);
+  const expected = new Float32Array(2 * 3 * 3 * 5);
+  for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) for (let r = 0; r < 3; r++) for (let s = 0; s < 5; s++) {
+    let acc = 0;
+    for (let q = 0; q < 4; q++) acc += a.data[i * 12 + r * 4 + q] * b.data[j * 20 + q * 5 + s];
+    expected[((i * 3 + j) * 3 + r) * 5 + s] = acc;
+  }
+  assertClose(c.data, expected, { rtol: 1e-6, atol: 1e-6 });
+});
+
+test('matmul error names the op, both shapes and the inner dimensions', () => {
+  assert.throws(() => matmul(Tensor.zeros([2, 3, 4]), Tensor.zeros([5, 6])), /matmul: \[2,3,4\] x \[5,6\]: inner dimensions 4 and 5 differ/);
+});
+
+for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]]) {
+  test(`gradcheck matmul transA=${tA} transB=${tB} with broadcast batch`, () => {
+    const a = param(tA ? [2, 1, 4, 3] : [2, 1, 3, 4], 1);
+    const b = param(tB ? [3, 5, 4] : [3, 4, 5], 2);
+    gradcheck((x, y) => matmul(x, y, { transA: tA, transB: tB }), [a, b]);
+  });
+}
+
+test('gradcheck matmul with vectors', () => {
+  gradcheck((x, y) => matmul(x, y), [param([4], 1), param([4, 3], 2)]);
+  gradcheck((x, y) => matmul(x, y), [param([2, 4], 1), param([4], 2)]);
+});
+
+test('sum, mean, max, argmax with keepdim', () => {
+  const x = Tensor.fromArray([[1, 5, 3], [4, 2, 6]]);
+  assert.deepEqual(sum(x, 1).toArray(), [9, 12]);
+  assert.deepEqual(sum(x, 0, { keepdim: true }).toArray(), [[5, 7, 9]]);
+  assert.equal(mean(x).item(), 3.5);
+  assert.deepEqual(max(x, -1).toArray(), [5, 6]);
+  assert.deepEqual(argmax(x, 1).toArray(), [1, 2]);
+  assert.equal(max(x).item(), 6);
+  gradcheck((t) => sum(t, [0, 2]), [param([2, 3, 4], 1)]);
+  gradcheck((t) => mean(t, 1, { keepdim: true }), [param([2, 3, 4], 1)]);
+  gradcheck((t) => max(t, 1), [param([2, 3, 4], 1)]);
+});
+
+test('backward: accumulation, non-scalar error, freed graph error', () => {
+  const x = Tensor.fromArray([1, 2, 3], undefined, true);
+  sum(ops.mul(x, x)).backward();
+  sum(ops.mul(x, x)).backward();
+  assert.deepEqual(x.grad!.toArray(), [4, 8, 12]);
+  assert.throws(() => ops.mul(x, 2).backward(), /not a scalar/);
+  const y = sum(ops.exp(x));
+  y.backward();
+  assert.throws(() => y.backward(), /freed by an earlier backward/);
+  const z = sum(ops.exp(x));
+  z.backward(undefined, { retainGraph: true });
+  z.backward();
+});
