@@ -99,3 +99,26 @@ test('backward: accumulation, non-scalar error, freed graph error', () => {
   z.backward(undefined, { retainGraph: true });
   z.backward();
 });
+
+test('binary kernel: same-shape and trailing-broadcast fast paths agree with the general index-map path', async () => {
+  const { backend } = await import('../src/backend/backend.js');
+  const { broadcastIndexer, broadcastShapes } = await import('../src/tensor/shape.js');
+  const k = backend();
+  const cases: [number[], number[]][] = [
+    [[17], [17]], [[1, 3], [3]], [[3], [1, 3]], [[65, 3], [3]], [[2, 17, 5], [17, 5]], [[1], [127]], [[127], [1]], [[4, 1], [1, 3]], [[3, 1, 4], [2, 4]],
+  ];
+  for (const [sa, sb] of cases) {
+    const a = param(sa, 1);
+    const b = ops.add(ops.abs(param(sb, 2)), 0.5); // positive, for div and pow
+    const out = broadcastShapes('test', sa, sb);
+    const ia = broadcastIndexer(sa, out);
+    const ib = broadcastIndexer(sb, out);
+    for (const op of ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'lt'] as const) {
+      const x = op === 'pow' ? ops.abs(a) : a; // a negative base to a fractional power is NaN, which never compares equal
+      const got = k.binary(op, x.data, sa, b.data, sb, out);
+      const f = { add: (x: number, y: number) => x + y, sub: (x: number, y: number) => x - y, mul: (x: number, y: number) => x * y, div: (x: number, y: number) => x / y, pow: Math.pow, maximum: Math.max, lt: (x: number, y: number) => (x < y ? 1 : 0) }[op];
+      const want = Float32Array.from(ia, (ai, i) => f(x.data[ai], b.data[ib[i]]));
+      assertClose(got, want, { rtol: 0, atol: 0 }, `${op} ${JSON.stringify(sa)} ${JSON.stringify(sb)}`);
+    }
+  }
+});

@@ -87,6 +87,38 @@ export function binaryFn(op: BinaryOp): (a: number, b: number) => number {
   }
 }
 
+function numel(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** Whether `shape`, without leading 1s, equals the trailing axes of `outShape`. */
+function isTrailing(shape: readonly number[], outShape: readonly number[]): boolean {
+  let i = 0;
+  while (i < shape.length && shape[i] === 1) i++;
+  const rest = shape.slice(i);
+  if (rest.length > outShape.length) return false;
+  const off = outShape.length - rest.length;
+  return rest.every((d, j) => d === outShape[off + j]);
+}
+
+/** Operands of one shape need no index maps; the common ops get their own loops (no call per element). */
+function sameShape(op: BinaryOp, a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length);
+  switch (op) {
+    case 'add': for (let i = 0; i < a.length; i++) out[i] = a[i] + b[i]; break;
+    case 'sub': for (let i = 0; i < a.length; i++) out[i] = a[i] - b[i]; break;
+    case 'mul': for (let i = 0; i < a.length; i++) out[i] = a[i] * b[i]; break;
+    case 'div': for (let i = 0; i < a.length; i++) out[i] = a[i] / b[i]; break;
+    default: {
+      const f = binaryFn(op);
+      for (let i = 0; i < a.length; i++) out[i] = f(a[i], b[i]);
+    }
+  }
+  return out;
+}
+
 export const elementwise: ElementwiseKernels = {
   unary(op, x) {
     const f = unaryFn(op);
@@ -103,7 +135,16 @@ export const elementwise: ElementwiseKernels = {
   },
 
   binary(op, a, aShape, b, bShape, outShape) {
+    const total = numel(outShape);
+    if (a.length === b.length && a.length === total) return sameShape(op, a, b);
     const f = binaryFn(op);
+    // b repeats along leading axes (a bias [d] added to [n, d]): no index map needed.
+    if (a.length === total && isTrailing(bShape, outShape)) {
+      const out = new Float32Array(total);
+      const m = b.length;
+      for (let i = 0; i < total; i++) out[i] = f(a[i], b[i % m]);
+      return out;
+    }
     const ia = broadcastIndexer(aShape, outShape);
     const ib = broadcastIndexer(bShape, outShape);
     const out = new Float32Array(ia.length);
