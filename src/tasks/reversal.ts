@@ -78,9 +78,11 @@ export class ReversalTransformer extends Module {
     let x = this.pos.forward(this.tok.forward(tokens)); // [batch, n, d]
     const weights: Tensor[] = [];
     for (const block of this.blocks) {
-      const r = block.forward(x, { needWeights: opts.needWeights, averageWeights: false });
-      x = r.output;
-      if (r.weights) weights.push(r.weights);
+      if (opts.needWeights) {
+        const r = block.forward(x, { needWeights: true, averageWeights: false });
+        x = r.output;
+        weights.push(r.weights);
+      } else x = block.forward(x);
     }
     return { logits: this.head.forward(this.norm.forward(x)), weights };
   }

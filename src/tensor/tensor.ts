@@ -108,6 +108,7 @@ export class Tensor {
   // ---- creation ----
 
   static zeros(shape: Shape, requiresGrad = false): Tensor {
+    checkShape('zeros', shape);
     return new Tensor(new Float32Array(numel(shape)), shape, requiresGrad);
   }
 
