@@ -44,8 +44,8 @@ export const DEFAULT_REVERSAL: ReversalConfig = {
   layers: 2,
   ff: 64,
   batch: 64,
-  steps: 600,
-  lr: 3e-3,
+  steps: 300,
+  lr: 1e-2,
   seed: 0,
 };
 
