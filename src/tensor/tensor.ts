@@ -140,7 +140,7 @@ export class Tensor {
       return new Tensor(t.data, t.shape, false, null, 'bool');
     }
     if (shape !== undefined) {
-      const flat = Float32Array.from(values as ArrayLike<number>);
+      const flat = typeof values === 'number' ? Float32Array.of(values) : Float32Array.from(values as ArrayLike<number>);
       if (flat.length !== numel(shape)) {
         throw new ShapeError(`fromArray: ${flat.length} values cannot have shape ${fmt(shape)} (${numel(shape)} elements)`);
       }

@@ -1,0 +1,76 @@
+/** Adam with decoupled weight decay, as `torch.optim.AdamW` (Loshchilov & Hutter). */
+import { Tensor } from '../tensor/tensor.js';
+import { Optimizer, check, zerosLike, type GroupOptions, type Params } from './optimizer.js';
+
+export interface AdamWOptions extends GroupOptions {
+  /** Decay rates of the first and second moment averages (default [0.9, 0.999]). */
+  betas: [number, number];
+  /** Added to the denominator, outside the square root (default 1e-8). */
+  eps: number;
+  /** Use the running maximum of the second moment (AMSGrad) (default false). */
+  amsgrad: boolean;
+  /** Maximise the objective instead (default false). */
+  maximize: boolean;
+}
+
+/**
+ * AdamW with exactly PyTorch's update, per parameter p with gradient g at step t (counted per parameter):
+ *
+ *     p = p * (1 - lr * weightDecay)                  (decoupled: not part of g, not in the moments)
+ *     m = beta1 * m + (1 - beta1) * g
+ *     v = beta2 * v + (1 - beta2) * g^2
+ *     vmax = max(vmax, v)                             (amsgrad only; then v below is vmax)
+ *     p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+ *
+ * Defaults as PyTorch: lr 1e-3, betas [0.9, 0.999], eps 1e-8, weightDecay 1e-2. For nanoGPT's setup
+ * (decay on matrices only) pass `weightDecayGroups(model.parameters(), 0.1)` as params.
+ * State per parameter: `step`, `expAvg`, `expAvgSq` and (amsgrad) `maxExpAvgSq`, each of p's shape.
+ */
+export class AdamW extends Optimizer<AdamWOptions> {
+  constructor(params: Params<AdamWOptions>, opts: Partial<AdamWOptions> = {}) {
+    super('AdamW', params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, maximize: false, ...opts });
+  }
+
+  protected override validate(g: AdamWOptions, where: string): void {
+    super.validate(g, where);
+    if (!Array.isArray(g.betas) || g.betas.length !== 2) throw new Error(`${this.name}: ${where}: betas must be [beta1, beta2], got ${JSON.stringify(g.betas)}`);
+    check(this.name, where, 'betas[0]', g.betas[0], g.betas[0] >= 0 && g.betas[0] < 1, 'not in [0, 1)');
+    check(this.name, where, 'betas[1]', g.betas[1], g.betas[1] >= 0 && g.betas[1] < 1, 'not in [0, 1)');
+    check(this.name, where, 'eps', g.eps, g.eps >= 0);
+  }
+
+  override step(): void {
+    for (const group of this.paramGroups) {
+      const { lr, weightDecay: wd, eps, amsgrad, maximize } = group;
+      const [beta1, beta2] = group.betas;
+      for (const p of group.params) {
+        const grad = this.gradOf(p);
+        if (grad === null) continue;
+        let s = this.state.get(p);
+        if (s === undefined) this.state.set(p, (s = { step: 0, expAvg: zerosLike(p), expAvgSq: zerosLike(p) }));
+        // Made on first use rather than only at the start, so that amsgrad can be switched on mid-run.
+        if (amsgrad && !(s.maxExpAvgSq instanceof Tensor)) s.maxExpAvgSq = zerosLike(p);
+        const step = (s.step as number) + 1;
+        s.step = step;
+        const m = (s.expAvg as Tensor).data as Float32Array;
+        const v = (s.expAvgSq as Tensor).data as Float32Array;
+        const vmax = amsgrad ? ((s.maxExpAvgSq as Tensor).data as Float32Array) : null;
+        // Scalars in float64, as PyTorch computes them in Python.
+        const decay = 1 - lr * wd;
+        const stepSize = lr / (1 - beta1 ** step);
+        const bc2Sqrt = Math.sqrt(1 - beta2 ** step);
+        const pd = p.data as Float32Array;
+        for (let i = 0; i < pd.length; i++) {
+          const g = maximize ? -grad[i] : grad[i];
+          // m, v (and vmax) are stored as float32 and read back, as PyTorch's state, so that the update
+          // depends only on what a state dict holds: a resumed run continues bit for bit.
+          m[i] = beta1 * m[i] + (1 - beta1) * g;
+          v[i] = beta2 * v[i] + (1 - beta2) * g * g;
+          let vi = v[i];
+          if (vmax !== null) vi = vmax[i] = Math.max(vmax[i], vi); // Math.max keeps NaN, as torch.maximum
+          pd[i] = pd[i] * decay - (stepSize * m[i]) / (Math.sqrt(vi) / bc2Sqrt + eps);
+        }
+      }
+    }
+  }
+}
