@@ -81,6 +81,7 @@ test('sum, mean, max, argmax with keepdim', () => {
   assert.deepEqual(max(x, -1).toArray(), [5, 6]);
   assert.deepEqual(argmax(x, 1).toArray(), [1, 2]);
   assert.equal(max(x).item(), 6);
+  assert.equal(max(Tensor.fromArray(4, []), 0).item(), 4); // a 0-d tensor reduces over its one element, as PyTorch
   gradcheck((t) => sum(t, [0, 2]), [param([2, 3, 4], 1)]);
   gradcheck((t) => mean(t, 1, { keepdim: true }), [param([2, 3, 4], 1)]);
   gradcheck((t) => max(t, 1), [param([2, 3, 4], 1)]);

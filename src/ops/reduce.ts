@@ -36,8 +36,8 @@ export function mean(x: Tensor, axes?: number | readonly number[], opts: ReduceO
 
 function maxAlong(op: string, x: Tensor, axis: number | undefined) {
   if (x.size === 0) throw new ShapeError(`${op}: ${fmt(x.shape)} is empty`);
-  const flat = axis === undefined;
-  const a = flat ? 0 : normAxis(op, axis, x.ndim);
+  const flat = axis === undefined || x.ndim === 0; // a 0-d tensor reduces as its one element
+  const a = flat ? 0 : normAxis(op, axis!, x.ndim);
   const shape = flat ? [x.size] : x.shape;
   const outer = numel(shape.slice(0, a));
   const inner = numel(shape.slice(a + 1));
