@@ -78,3 +78,14 @@ export { sinusoidalEncoding, SinusoidalPositionalEncoding, type SinusoidalOption
 export { LearnedPositionalEmbedding, type LearnedPositionalEmbeddingOptions } from './positional/learned.js';
 export { ropeFrequencies, applyRope, type RopeFrequencyOptions, type RopeTables, type ApplyRopeOptions } from './positional/rope.js';
 export { alibiSlopes, alibiBias, type AlibiBiasOptions } from './positional/alibi.js';
+
+export {
+  ReversalTransformer,
+  trainReversal,
+  evaluateReversal,
+  reversalBatch,
+  tokenAccuracy,
+  DEFAULT_REVERSAL,
+  type ReversalConfig,
+  type ReversalResult,
+} from './tasks/reversal.js';

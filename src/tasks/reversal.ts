@@ -18,6 +18,7 @@ import { LayerNorm } from '../nn/layer-norm.js';
 import { LearnedPositionalEmbedding } from '../positional/learned.js';
 import { TransformerEncoderLayer } from '../nn/transformer-encoder-layer.js';
 import { AdamW } from '../optim/adamw.js';
+import { weightDecayGroups } from '../optim/optimizer.js';
 import { clipGradNorm } from '../optim/clip.js';
 
 export interface ReversalConfig {
@@ -133,16 +134,7 @@ export function trainReversal(config: ReversalConfig, onStep?: (s: StepInfo) => 
   const gInit = new Generator(config.seed);
   const gData = new Generator(config.seed + 1);
   const model = new ReversalTransformer(config, gInit);
-  const params = model.namedParameters();
-  const decay = params.filter(([, p]) => p.ndim >= 2).map(([, p]) => p);
-  const noDecay = params.filter(([, p]) => p.ndim < 2).map(([, p]) => p);
-  const opt = new AdamW(
-    [
-      { params: decay, weightDecay: 0.01 },
-      { params: noDecay, weightDecay: 0 },
-    ],
-    { lr: config.lr, betas: [0.9, 0.98] },
-  );
+  const opt = new AdamW(weightDecayGroups(model.parameters(), 0.01), { lr: config.lr, betas: [0.9, 0.98] });
   const warmup = Math.max(1, Math.floor(config.steps / 20));
   let loss = NaN;
   for (let step = 1; step <= config.steps; step++) {
