@@ -26,6 +26,7 @@ for (const [name, f, positive] of [
   ['div', (a: Tensor, b: Tensor) => ops.div(a, ops.add(ops.abs(b), 1)), false],
   ['pow', (a: Tensor, b: Tensor) => ops.pow(ops.add(ops.abs(a), 0.5), b), false],
   ['maximum', (a: Tensor, b: Tensor) => ops.maximum(a, b), false],
+  ['minimum', (a: Tensor, b: Tensor) => ops.minimum(a, b), false],
 ] as const) {
   test(`gradcheck binary ${name} with broadcasting`, () => {
     gradcheck(f, [param([3, 1, 4], 1), param([2, 4], 2)]);
@@ -36,7 +37,8 @@ for (const [name, f, positive] of [
 for (const [name, f] of [
   ['neg', ops.neg], ['exp', ops.exp], ['tanh', ops.tanh], ['sigmoid', ops.sigmoid], ['relu', ops.relu], ['silu', ops.silu],
   ['gelu erf', (x: Tensor) => ops.gelu(x)], ['gelu tanh', (x: Tensor) => ops.gelu(x, { approximate: 'tanh' })],
-  ['log', (x: Tensor) => ops.log(ops.add(ops.abs(x), 0.5))], ['sqrt', (x: Tensor) => ops.sqrt(ops.add(ops.abs(x), 0.5))],
+  ['log', (x: Tensor) => ops.log(ops.add(ops.abs(x), 0.5))], ['rsqrt', (x: Tensor) => ops.rsqrt(ops.add(ops.abs(x), 0.5))],
+  ['abs (seeded values stay > h away from the kink at 0)', ops.abs], ['sqrt', (x: Tensor) => ops.sqrt(ops.add(ops.abs(x), 0.5))],
   ['pow scalar', (x: Tensor) => ops.pow(x, 3)], ['div scalar', (x: Tensor) => ops.div(x, 3)],
 ] as const) {
   test(`gradcheck unary ${name}`, () => gradcheck(f as (x: Tensor) => Tensor, [param([17], 3)]));
