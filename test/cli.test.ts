@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -31,12 +33,27 @@ test('qkv: unknown command and bad options get one clear line', () => {
   assert.match(unknown.stderr, /--nope/);
 });
 
-test('qkv demo: a short run prints progress, accuracy and an attention table', () => {
-  const r = qkv('demo', '--steps', '20', '--length', '5');
+test('qkv demo: a short run prints progress, accuracy and an attention table, and draws pictures', () => {
+  const out = join(mkdtempSync(join(tmpdir(), 'qkv-cli-')), 'pictures'); // not there yet: the demo creates it
+  const r = qkv('demo', '--steps', '20', '--length', '5', '--out', out);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /step 20\/20 loss \d+\.\d+ acc/);
   assert.match(r.stdout, /Token accuracy on 2000 unseen sequences: \d+\.\d+%/);
   assert.match(r.stdout, /Attention of layer \d head \d/);
-  const table = r.stdout.split('q \\ k')[1];
+  assert.match(r.stdout, /position i reads position 4-i\./);
+  const table = r.stdout.split('q \\ k')[1].split('\n\n')[0];
   assert.equal(table.trim().split('\n').length, 6); // header line plus one row per query position
+  assert.ok(r.stdout.includes(join(out, 'loss.svg')) && r.stdout.includes(join(out, 'attention.svg')), 'says where the pictures are');
+  for (const name of ['loss.svg', 'attention.svg']) assert.ok(readFileSync(join(out, name), 'utf8').startsWith('<svg'), name);
+  assert.deepEqual(readdirSync(out).sort(), ['attention-all.svg', 'attention.svg', 'loss.svg']); // no temporary files left
+});
+
+test('qkv demo: an unusable --out fails at once, naming the directory', () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'qkv-cli-')), 'a-file');
+  writeFileSync(file, '');
+  const r = qkv('demo', '--out', join(file, 'pictures'));
+  assert.equal(r.status, 1);
+  assert.ok(r.stderr.includes(`cannot create --out directory ${join(file, 'pictures')}`), r.stderr);
+  assert.doesNotMatch(r.stderr, /step/); // before any training
+  assert.match(qkv('demo', '--help').stdout, /--out DIR/);
 });
