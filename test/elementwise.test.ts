@@ -125,3 +125,30 @@ test('binary kernel: same-shape and trailing-broadcast fast paths agree with the
     }
   }
 });
+
+test('pow gradients are 0, not NaN, where PyTorch defines them so', () => {
+  const x = Tensor.fromArray([0, 2], undefined, true);
+  sum(ops.pow(x, 0)).backward();
+  assert.deepEqual(x.grad!.toArray(), [0, 0]);
+  const a = Tensor.fromArray([0, 2], undefined, true);
+  const e = Tensor.fromArray([2, 2], undefined, true);
+  sum(ops.pow(a, e)).backward();
+  assert.deepEqual(a.grad!.toArray(), [0, 4]);
+  assertClose(e.grad!.data, [0, 4 * Math.log(2)], { rtol: 1e-6, atol: 0 });
+  const z = Tensor.fromArray([0], undefined, true);
+  const zero = Tensor.fromArray([0], undefined, true);
+  sum(ops.pow(z, zero)).backward();
+  assert.deepEqual([z.grad!.item(), zero.grad!.item()], [0, 0]);
+});
+
+test('maximum/minimum: ties split the gradient, NaN sends it to both (as PyTorch)', () => {
+  const a = Tensor.fromArray([NaN, 1, 2, 3], undefined, true);
+  const b = Tensor.fromArray([1, NaN, 2, 1], undefined, true);
+  sum(ops.maximum(a, b)).backward();
+  assert.deepEqual(a.grad!.toArray(), [1, 1, 0.5, 1]);
+  assert.deepEqual(b.grad!.toArray(), [1, 1, 0.5, 0]);
+});
+
+test('matmul: batch dimensions that do not broadcast are named with both operands', () => {
+  assert.throws(() => matmul(Tensor.zeros([2, 3, 4]), Tensor.zeros([3, 4, 5])), /matmul: \[2,3,4\] x \[3,4,5\]: batch dimensions \[2\] and \[3\] cannot be broadcast/);
+});

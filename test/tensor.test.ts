@@ -94,3 +94,58 @@ test('a deep graph (10000 ops) back-propagates without overflowing the stack', (
   y.backward();
   assert.equal(x.grad!.item(), 1);
 });
+
+test('an in-place update between forward and backward is refused, naming the op', async () => {
+  const { SGD } = await import('../src/optim/sgd.js');
+  const w = Tensor.fromArray([1, 2], undefined, true);
+  const loss = sum(mul(w, w));
+  w.markModified();
+  assert.throws(() => loss.backward(), /backward: input 0 of 'mul' \(\[2\]\) was modified in place after the op read it/);
+  // The same through an optimizer step: its write bumps the version.
+  const v = Tensor.fromArray([1, 2], undefined, true);
+  const opt = new SGD([v], { lr: 0.1 });
+  sum(mul(v, v)).backward();
+  const stale = sum(mul(v, v));
+  opt.step();
+  assert.throws(() => stale.backward(), /modified in place/);
+  // Views share the version of the data they share.
+  const x = Tensor.fromArray([1, 2, 3, 4], undefined, true);
+  const before = x.detach().version;
+  x.markModified();
+  assert.equal(x.detach().version, before + 1);
+});
+
+test('a freed graph lets go of its inputs; clone is differentiable; bool tensors never require grad', () => {
+  const x = Tensor.fromArray([1, 2], undefined, true);
+  const y = sum(mul(x, 3));
+  y.backward();
+  assert.equal(y.node!.parents.length, 0);
+  assert.throws(() => y.backward(), /freed by an earlier backward/);
+  const c = mul(x, 2).clone();
+  x.zeroGrad();
+  sum(c).backward();
+  assert.deepEqual(x.grad!.toArray(), [2, 2]);
+  const m = Tensor.fromArray([true, false]);
+  assert.throws(() => (m.requiresGrad = true), /a bool tensor \[2\] cannot require grad/);
+  assert.throws(() => Tensor.fromArray([true, false], undefined, true), /cannot require grad/);
+  assert.equal(m.clone().dtype, 'bool');
+});
+
+test('fromArray: nested values with a shape, typed arrays, and mixed leaves', () => {
+  assert.deepEqual(Tensor.fromArray([[1, 2], [3, 4]], [4]).toArray(), [1, 2, 3, 4]);
+  assert.throws(() => Tensor.fromArray([[1, 2], [3, 4]], [2]), /4 values cannot have shape \[2\]/);
+  assert.deepEqual([...Tensor.fromArray(new Float32Array([1, 2, 3])).shape], [3]);
+  assert.deepEqual([...Tensor.fromArray(new Float32Array([1, 2, 3, 4]), [2, 2]).shape], [2, 2]);
+  assert.throws(() => Tensor.fromArray([true, 5] as unknown as boolean[]), /expected a boolean at depth 1, got number/);
+  assert.throws(() => Tensor.fromArray([1, [2]] as unknown as number[]), /expected a number at depth 1, got an array/);
+});
+
+test('manualSeed re-seeds the default generator in place', async () => {
+  const { globalGenerator } = await import('../src/tensor/random.js');
+  const g = globalGenerator();
+  manualSeed(11);
+  const a = g.uniform();
+  manualSeed(11);
+  assert.equal(globalGenerator().uniform(), a);
+  assert.equal(globalGenerator(), g);
+});

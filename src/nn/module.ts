@@ -87,6 +87,7 @@ export abstract class Module {
         throw new Error(`loadStateDict: '${name}' has shape ${fmt(s.shape)} in the state dict but ${fmt(t.shape)} in the module`);
       }
       (t.data as Float32Array).set(s.data);
+      t.markModified();
     }
   }
 

@@ -78,41 +78,56 @@ export function div(a: Tensor, b: TensorLike): Tensor {
     return Tensor.fromOp('div', k.scalar('div', a.data, b, false), a.shape, [a], (g) => [k.scalar('div', g, b, false)]);
   }
   const outShape = broadcastShapes('div', a.shape, b.shape);
-  return binary('div', a, b, (g, out) => {
-    const ga = k.binary('div', g, outShape, b.data, b.shape, outShape);
+  return binary('div', a, b, (g, out) => [
+    a.requiresGrad ? k.binary('div', g, outShape, b.data, b.shape, outShape) : null,
     // d(a/b)/db = -out / b
-    const gb = k.binary('div', k.binary('mul', g, outShape, out, outShape, outShape), outShape, b.data, b.shape, outShape);
-    return [ga, k.unary('neg', gb)];
-  });
+    b.requiresGrad ? k.unary('neg', k.binary('div', k.binary('mul', g, outShape, out, outShape, outShape), outShape, b.data, b.shape, outShape)) : null,
+  ]);
 }
 
-/** a ** b; with a tensor exponent the gradient for b is a**b * ln(a) (NaN for a < 0, as PyTorch). */
+/**
+ * a ** b. Gradients as PyTorch's pow_backward: d/da = b * a**(b-1), taken as 0 where b == 0 (not
+ * 0 * 0**-1 = NaN); d/db = a**b * ln(a), taken as 0 where a == 0 and b >= 0 (not 0 * -inf), and NaN
+ * for a < 0 as in PyTorch.
+ */
 export function pow(a: Tensor, b: TensorLike): Tensor {
   const k = backend();
   if (typeof b === 'number') {
     const y = k.scalar('pow', a.data, b, false);
     return Tensor.fromOp('pow', y, a.shape, [a], (g) => {
+      if (b === 0) return [new Float32Array(a.size)];
       const d = k.scalar('mul', k.scalar('pow', a.data, b - 1, false), b, false);
       return [k.binary('mul', g, a.shape, d, a.shape, a.shape)];
     });
   }
   const outShape = broadcastShapes('pow', a.shape, b.shape);
   return binary('pow', a, b, (g, out) => {
-    const bm1 = k.scalar('sub', b.data, 1, false);
-    // d/da = b * a**(b-1)
-    const dadb = k.binary('mul', k.binary('pow', a.data, a.shape, bm1, b.shape, outShape), outShape, b.data, b.shape, outShape);
-    const ga = k.binary('mul', dadb, outShape, g, outShape, outShape);
-    const lna = k.unary('log', a.data);
-    const gb = k.binary('mul', k.binary('mul', out, outShape, lna, a.shape, outShape), outShape, g, outShape, outShape);
+    const ea = k.broadcastTo(a.data, padLeft(a.shape, outShape.length), outShape);
+    const eb = k.broadcastTo(b.data, padLeft(b.shape, outShape.length), outShape);
+    let ga: Float32Array | null = null;
+    let gb: Float32Array | null = null;
+    if (a.requiresGrad) {
+      ga = new Float32Array(out.length);
+      for (let i = 0; i < ga.length; i++) ga[i] = eb[i] === 0 ? 0 : g[i] * eb[i] * Math.pow(ea[i], eb[i] - 1);
+    }
+    if (b.requiresGrad) {
+      gb = new Float32Array(out.length);
+      for (let i = 0; i < gb.length; i++) gb[i] = ea[i] === 0 && eb[i] >= 0 ? 0 : g[i] * out[i] * Math.log(ea[i]);
+    }
     return [ga, gb];
   });
 }
 
-/** Elementwise max of two tensors; the gradient goes to the larger (to both halves on ties, as PyTorch). */
+function padLeft(shape: readonly number[], rank: number): number[] {
+  return [...new Array<number>(rank - shape.length).fill(1), ...shape];
+}
+
+/** Elementwise max of two tensors; the gradient goes to the larger, halves on ties, to both where NaN (as PyTorch). */
 export function maximum(a: Tensor, b: Tensor): Tensor {
   return minmax('maximum', a, b);
 }
 
+/** Elementwise min of two tensors; gradients as `maximum`'s, mirrored. */
 export function minimum(a: Tensor, b: Tensor): Tensor {
   return minmax('minimum', a, b);
 }
@@ -121,14 +136,16 @@ function minmax(op: 'maximum' | 'minimum', a: Tensor, b: Tensor): Tensor {
   const k = backend();
   const outShape = broadcastShapes(op, a.shape, b.shape);
   return binary(op, a, b, (g) => {
-    const win = k.binary(op === 'maximum' ? 'gt' : 'lt', a.data, a.shape, b.data, b.shape, outShape);
+    // PyTorch: grad_a = where(a == b, g / 2, g).masked_fill(a loses, 0); a NaN loses nowhere, so both get g.
+    const aLoses = k.binary(op === 'maximum' ? 'lt' : 'gt', a.data, a.shape, b.data, b.shape, outShape);
+    const bLoses = k.binary(op === 'maximum' ? 'gt' : 'lt', a.data, a.shape, b.data, b.shape, outShape);
     const tie = k.binary('eq', a.data, a.shape, b.data, b.shape, outShape);
     const wa = new Float32Array(g.length);
     const wb = new Float32Array(g.length);
     for (let i = 0; i < g.length; i++) {
-      const t = tie[i] ? 0.5 : 0;
-      wa[i] = g[i] * (win[i] ? 1 : t);
-      wb[i] = g[i] * (win[i] ? 0 : tie[i] ? 0.5 : 1);
+      const share = tie[i] ? 0.5 * g[i] : g[i];
+      wa[i] = aLoses[i] ? 0 : share;
+      wb[i] = bLoses[i] ? 0 : share;
     }
     return [wa, wb];
   });

@@ -34,7 +34,12 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   }
   const aBatch = aS.slice(0, -2);
   const bBatch = bS.slice(0, -2);
-  const batchShape = broadcastShapes(op, aBatch, bBatch);
+  let batchShape: number[];
+  try {
+    batchShape = broadcastShapes(op, aBatch, bBatch);
+  } catch {
+    throw new ShapeError(`${op}: ${fmt(a.shape)} x ${fmt(b.shape)}: batch dimensions ${fmt(aBatch)} and ${fmt(bBatch)} cannot be broadcast (each pair must be equal or one of them 1)`);
+  }
   const batch = numel(batchShape);
   const aOffsets = offsets(aBatch, batchShape, ar * ac);
   const bOffsets = offsets(bBatch, batchShape, br * bc);

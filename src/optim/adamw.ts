@@ -70,6 +70,7 @@ export class AdamW extends Optimizer<AdamWOptions> {
           if (vmax !== null) vi = vmax[i] = Math.max(vmax[i], vi); // Math.max keeps NaN, as torch.maximum
           pd[i] = pd[i] * decay - (stepSize * m[i]) / (Math.sqrt(vi) / bc2Sqrt + eps);
         }
+        p.markModified();
       }
     }
   }

@@ -67,6 +67,7 @@ export class SGD extends Optimizer<SGDOptions> {
           }
           pd[i] = pd[i] - lr * d;
         }
+        p.markModified();
       }
     }
   }

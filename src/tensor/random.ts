@@ -79,15 +79,14 @@ function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
 
-let defaultGenerator = new Generator(0);
+const defaultGenerator = new Generator(0);
 
 /** The generator used when an op is not given one. */
 export function globalGenerator(): Generator {
   return defaultGenerator;
 }
 
-/** Seeds the default generator, as `torch.manual_seed`. */
+/** Re-seeds the default generator in place, as `torch.manual_seed` (holders of it see the new stream). */
 export function manualSeed(seed: number): Generator {
-  defaultGenerator = new Generator(seed);
-  return defaultGenerator;
+  return defaultGenerator.seed(seed);
 }

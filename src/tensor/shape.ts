@@ -57,10 +57,11 @@ export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
 
 /** Normalizes a possibly negative axis, with an error naming the op and the rank. */
 export function normAxis(op: string, axis: number, ndim: number): number {
-  if (!Number.isInteger(axis) || axis < -ndim || axis >= Math.max(ndim, 1)) {
-    throw new ShapeError(`${op}: axis ${axis} is out of range for a tensor of ${ndim} dimensions (expected ${-ndim}..${ndim - 1})`);
+  const n = Math.max(ndim, 1); // a 0-d tensor takes axis 0 or -1, as PyTorch
+  if (!Number.isInteger(axis) || axis < -n || axis >= n) {
+    throw new ShapeError(`${op}: axis ${axis} is out of range for a tensor of ${ndim} dimensions (expected ${-n}..${n - 1})`);
   }
-  return axis < 0 ? axis + ndim : axis;
+  return axis < 0 ? axis + n : axis;
 }
 
 /** Normalizes an axis list (undefined = all axes), sorted and without duplicates. */
@@ -69,7 +70,7 @@ export function normAxes(op: string, axes: number | readonly number[] | undefine
   const list = typeof axes === 'number' ? [axes] : axes;
   const out = [...new Set(list.map((a) => normAxis(op, a, ndim)))].sort((x, y) => x - y);
   if (out.length !== list.length) throw new ShapeError(`${op}: axes [${list.join(',')}] repeat an axis`);
-  return out;
+  return ndim === 0 ? [] : out; // a 0-d tensor has no axis to reduce: axis 0 / -1 name the tensor itself
 }
 
 /** The axes of `outShape` that were broadcast from `inShape`: sum a gradient over them to undo broadcasting. */

@@ -2,9 +2,12 @@
  * The tensor: float32 data in row-major order, a shape, and (when it was made by an op on tensors
  * that require gradients) the node of the autograd graph that made it.
  *
- * Memory ownership: a tensor owns its Float32Array; ops never write into their inputs' data and always
- * return fresh arrays, so a tensor's data is immutable once an op has read it (optimizers, which update
- * parameters in place, are the one exception and run outside the graph).
+ * Memory ownership: ops never write into their inputs' data. Most return fresh arrays; shape-only ops
+ * (reshape, squeeze, unsqueeze) and identities (dropout in eval) return tensors that share their input's
+ * array, as PyTorch's views do. Only optimizers and `loadStateDict` write into a tensor's data, outside
+ * the graph, and they call `markModified()`: each array carries a version, every graph node records its
+ * inputs' versions, and backward() refuses to run through a node whose input changed since (PyTorch's
+ * "modified by an inplace operation"), instead of computing a silently wrong gradient.
  *
  * Autograd is micrograd's design on tensors: each op records its parents and a `backward` that maps the
  * gradient of its output to the gradients of its parents; `loss.backward()` walks the graph in reverse
@@ -20,9 +23,15 @@ export type BackwardFn = (gradOut: Float32Array) => (Float32Array | null)[];
 export interface GradNode {
   /** The op's name, for error messages and debugging: 'matmul', 'softmax', ... */
   readonly op: string;
-  readonly parents: readonly Tensor[];
+  /** The op's inputs; emptied when the node is freed, so that a kept output does not keep them alive. */
+  parents: readonly Tensor[];
+  /** The inputs' data versions when the op read them. */
+  readonly versions: readonly number[];
   backward: BackwardFn | null; // null once freed by a backward() without retainGraph
 }
+
+/** Version of each data array, bumped by in-place writers; keyed by the array so that views share it. */
+const versions = new WeakMap<Float32Array, number>();
 
 let gradEnabled = true;
 
@@ -47,13 +56,33 @@ export type NestedArray = number | readonly NestedArray[];
 /** Nested arrays of booleans: `fromArray` makes a 'bool' tensor of them (a mask). */
 export type NestedBoolArray = boolean | readonly NestedBoolArray[];
 
-function isBoolArray(v: unknown): v is NestedBoolArray {
-  while (Array.isArray(v)) v = v[0];
-  return typeof v === 'boolean';
-}
-
-function mapBools(v: NestedBoolArray): NestedArray {
-  return Array.isArray(v) ? (v as readonly NestedBoolArray[]).map(mapBools) : v ? 1 : 0;
+/**
+ * Flattens nested arrays (of numbers, or of booleans: every leaf must be of the first leaf's kind),
+ * checking that they are rectangular; returns the values, the inferred shape and whether they were booleans.
+ */
+function flattenNested(values: NestedArray | NestedBoolArray): { flat: Float32Array; shape: number[]; bool: boolean } {
+  const shape: number[] = [];
+  let v: unknown = values;
+  while (Array.isArray(v)) {
+    shape.push(v.length);
+    v = v[0];
+  }
+  const bool = typeof v === 'boolean';
+  const leaf = bool ? 'boolean' : 'number';
+  const flat: number[] = [];
+  const walk = (x: unknown, depth: number): void => {
+    if (depth === shape.length) {
+      if (typeof x !== leaf) throw new ShapeError(`fromArray: expected a ${leaf} at depth ${depth}, got ${Array.isArray(x) ? 'an array (ragged nested array)' : typeof x}`);
+      flat.push(bool ? (x ? 1 : 0) : (x as number));
+      return;
+    }
+    if (!Array.isArray(x) || x.length !== shape[depth]) {
+      throw new ShapeError(`fromArray: ragged nested array: expected ${shape[depth]} elements at depth ${depth}`);
+    }
+    for (const y of x) walk(y, depth + 1);
+  };
+  walk(values, 0);
+  return { flat: Float32Array.from(flat), shape, bool };
 }
 
 export interface RandomOptions {
@@ -72,8 +101,7 @@ export class Tensor {
   readonly shape: readonly number[];
   readonly dtype: DType;
   readonly data: Float32Array;
-  /** Whether gradients flow to this tensor; a leaf with requiresGrad gets `.grad` from backward(). */
-  requiresGrad: boolean;
+  #requiresGrad = false;
   /** The accumulated gradient, same shape as this tensor; null until a backward() reaches it. */
   grad: Tensor | null = null;
   /** The op that made this tensor, or null for a leaf. */
@@ -94,13 +122,33 @@ export class Tensor {
     this.node = node;
   }
 
+  /** Whether gradients flow to this tensor; a leaf with requiresGrad gets `.grad` from backward(). */
+  get requiresGrad(): boolean {
+    return this.#requiresGrad;
+  }
+
+  set requiresGrad(value: boolean) {
+    if (value && this.dtype === 'bool') throw new Error(`Tensor: a bool tensor ${fmt(this.shape)} cannot require grad (it is a mask)`);
+    this.#requiresGrad = value;
+  }
+
+  /** The version of this tensor's data: bumped by every in-place write (`markModified`). */
+  get version(): number {
+    return versions.get(this.data) ?? 0;
+  }
+
+  /** Records that this tensor's data was written in place (optimizer steps, `loadStateDict`). */
+  markModified(): void {
+    versions.set(this.data, this.version + 1);
+  }
+
   /**
    * Makes the output of an op. Records the graph only if grad is enabled and some parent requires grad,
    * so inference builds no graph at all.
    */
   static fromOp(op: string, data: Float32Array, shape: Shape, parents: readonly Tensor[], backward: BackwardFn): Tensor {
     if (gradEnabled && parents.some((p) => p.requiresGrad)) {
-      return new Tensor(data, shape, true, { op, parents, backward });
+      return new Tensor(data, shape, true, { op, parents, versions: parents.map((p) => p.version), backward });
     }
     return new Tensor(data, shape);
   }
@@ -135,37 +183,23 @@ export class Tensor {
    * From nested arrays (`[[1,2],[3,4]]` is `[2,2]`), or from flat values and a shape.
    */
   static fromArray(values: NestedArray | NestedBoolArray | ArrayLike<number>, shape?: Shape, requiresGrad = false): Tensor {
-    if (isBoolArray(values)) {
-      const t = Tensor.fromArray(mapBools(values), shape);
-      return new Tensor(t.data, t.shape, false, null, 'bool');
+    let flat: Float32Array;
+    let inferred: number[];
+    let bool = false;
+    if (ArrayBuffer.isView(values)) {
+      flat = Float32Array.from(values as ArrayLike<number>); // typed arrays are flat: 1-D unless a shape is given
+      inferred = [flat.length];
+    } else {
+      ({ flat, shape: inferred, bool } = flattenNested(values as NestedArray | NestedBoolArray));
     }
     if (shape !== undefined) {
-      const flat = typeof values === 'number' ? Float32Array.of(values) : Float32Array.from(values as ArrayLike<number>);
+      checkShape('fromArray', shape);
       if (flat.length !== numel(shape)) {
         throw new ShapeError(`fromArray: ${flat.length} values cannot have shape ${fmt(shape)} (${numel(shape)} elements)`);
       }
-      return new Tensor(flat, shape, requiresGrad);
     }
-    const inferred: number[] = [];
-    let v: NestedArray = values as NestedArray;
-    while (Array.isArray(v)) {
-      inferred.push(v.length);
-      v = (v as readonly NestedArray[])[0];
-    }
-    const flat: number[] = [];
-    const walk = (x: NestedArray, depth: number): void => {
-      if (depth === inferred.length) {
-        if (typeof x !== 'number') throw new ShapeError(`fromArray: ragged nested array: expected a number at depth ${depth}`);
-        flat.push(x);
-        return;
-      }
-      if (!Array.isArray(x) || x.length !== inferred[depth]) {
-        throw new ShapeError(`fromArray: ragged nested array: expected ${inferred[depth]} elements at depth ${depth}`);
-      }
-      for (const y of x as readonly NestedArray[]) walk(y, depth + 1);
-    };
-    walk(values as NestedArray, 0);
-    return new Tensor(Float32Array.from(flat), inferred, requiresGrad);
+    if (bool && requiresGrad) throw new Error('fromArray: a bool tensor (from booleans) cannot require grad');
+    return new Tensor(flat, shape ?? inferred, requiresGrad, null, bool ? 'bool' : 'float32');
   }
 
   /** Standard normal values (times `std`, plus `mean`). */
@@ -230,14 +264,15 @@ export class Tensor {
 
   // ---- autograd ----
 
-  /** The same values, cut off from the graph. Shares the (immutable) data. */
+  /** The same values, cut off from the graph. Shares the data (and its version), as `torch.detach`. */
   detach(): Tensor {
     return new Tensor(this.data, this.shape, false, null, this.dtype);
   }
 
-  /** A copy with its own data, cut off from the graph. */
+  /** A copy with its own data; differentiable, as `torch.clone` (use `detach().clone()` for a plain copy). */
   clone(): Tensor {
-    return new Tensor(this.data.slice(), this.shape, this.requiresGrad, null, this.dtype);
+    if (this.dtype === 'bool') return new Tensor(this.data.slice(), this.shape, false, null, 'bool');
+    return Tensor.fromOp('clone', this.data.slice(), this.shape, [this], (g) => [g]);
   }
 
   /** This tensor's values as a bool tensor (nonzero = true): a mask. */
@@ -316,19 +351,31 @@ export class Tensor {
       if (g === undefined) continue;
       if (t.node === null || t.retainsGrad) accumulate(t, g);
       if (t.node === null) continue;
-      if (t.node.backward === null) {
+      const node = t.node;
+      if (node.backward === null) {
         throw new Error(
-          `backward: the graph through '${t.node.op}' was freed by an earlier backward(); call the first backward with { retainGraph: true } to go through it twice`,
+          `backward: the graph through '${node.op}' was freed by an earlier backward(); call the first backward with { retainGraph: true } to go through it twice`,
         );
       }
-      const parentGrads = t.node.backward(g);
-      if (!opts.retainGraph) t.node.backward = null;
+      node.parents.forEach((p, j) => {
+        if (p.version !== node.versions[j]) {
+          throw new Error(
+            `backward: input ${j} of '${node.op}' (${fmt(p.shape)}) was modified in place after the op read it (an optimizer step or loadStateDict between forward and backward?); run backward first, or recompute the forward`,
+          );
+        }
+      });
+      const parents = node.parents;
+      const parentGrads = node.backward(g);
+      if (!opts.retainGraph) {
+        node.backward = null;
+        node.parents = []; // let the inputs (and their data) be collected while the output is kept
+      }
       grads.delete(t);
-      t.node.parents.forEach((p, j) => {
+      parents.forEach((p, j) => {
         const pg = parentGrads[j];
         if (!p.requiresGrad || pg === null || pg === undefined) return;
         if (pg.length !== p.data.length) {
-          throw new Error(`backward: internal error in '${t.node!.op}': gradient for parent ${j} has ${pg.length} elements, expected ${p.data.length}`);
+          throw new Error(`backward: internal error in '${node.op}': gradient for parent ${j} has ${pg.length} elements, expected ${p.data.length}`);
         }
         const prev = grads.get(p);
         if (prev === undefined) grads.set(p, pg.slice()); // a copy: backward fns may return one array for two parents

@@ -37,7 +37,8 @@ export function compareClose(actual: Values, expected: Values, tol: Tolerance): 
     const y = e[i];
     if (x === y) continue; // also equal infinities
     const d = Math.abs(x - y);
-    const bound = tol.atol + tol.rtol * Math.abs(y);
+    // As NumPy: an infinity is close only to the same infinity (else atol + rtol * inf would admit anything).
+    const bound = Number.isFinite(x) && Number.isFinite(y) ? tol.atol + tol.rtol * Math.abs(y) : -Infinity;
     if (!(d <= bound)) ok = false; // NaN fails here
     if (!(d <= maxAbs)) maxAbs = Number.isNaN(d) ? NaN : Math.max(maxAbs, d);
     const rel = d / Math.max(Math.abs(y), 1e-30);
