@@ -1,9 +1,10 @@
 // Runs the PyTorch parity tests and writes PARITY.md: every comparison with the largest absolute and
 // relative error it measured, as each test reports it. Usage: npm run parity-report (after a build).
 import { execFileSync } from 'node:child_process';
-import { readdirSync, writeFileSync, renameSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
+import { writeFileAtomic } from '../dist/src/io/atomic-write.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 // parity-*.test.js, and modules.test.js whose module cases (Linear, LayerNorm, MLP, ...) compare with PyTorch too.
@@ -43,8 +44,6 @@ ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${os.cpus()[0
 tolerances and why. Regenerate the fixtures with \`npm run fixtures\` (needs PyTorch).
 
 ${sections.join('\n')}`;
-const tmp = `${root}PARITY.md.${process.pid}.tmp`;
-writeFileSync(tmp, doc);
-renameSync(tmp, `${root}PARITY.md`);
+writeFileAtomic(`${root}PARITY.md`, doc);
 console.log(`wrote PARITY.md (${files.length} test files${failed ? `, ${failed} with failures` : ''})`);
 process.exitCode = failed ? 1 : 0;

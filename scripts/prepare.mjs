@@ -1,6 +1,7 @@
-// Runs before `npm start` and `npm test`: installs the dev dependencies on a fresh clone (so that the
-// README's two commands work alone), then compiles TypeScript to dist/.
-import { existsSync } from 'node:fs';
+// Runs before `npm start`, `npm test` and `npm pack`: installs the dev dependencies on a fresh clone (so
+// that the README's two commands work alone), then compiles TypeScript into a clean dist/ (so that a
+// deleted source or test file leaves nothing stale behind).
+import { existsSync, rmSync } from 'node:fs';
 import { execSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -8,6 +9,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const run = (cmd) => execSync(cmd, { cwd: root, stdio: 'inherit' });
 if (!existsSync(`${root}node_modules/typescript`)) {
   console.error('qkv: installing dependencies (npm ci) ...');
-  run('npm ci --no-audit --no-fund --loglevel=error');
+  run('npm ci --include=dev --no-audit --no-fund --loglevel=error');
 }
+rmSync(`${root}dist`, { recursive: true, force: true });
 run('node node_modules/typescript/bin/tsc -p .');

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const qkv = (...args: string[]) => spawnSync(process.execPath, [`${root}dist/src/cli/main.js`, ...args], { encoding: 'utf8', timeout: 120_000 });
+const qkv = (...args: string[]) => spawnSync(process.execPath, [`${root}dist/src/cli/bin.js`, ...args], { encoding: 'utf8', timeout: 120_000 });
 
 test('qkv --help and --version', () => {
   const help = qkv('--help');
@@ -19,18 +19,37 @@ test('qkv --help and --version', () => {
   assert.match(qkv('demo', '--help').stdout, /--steps N/);
 });
 
-test('qkv: unknown command and bad options get one clear line', () => {
+test('qkv: usage mistakes exit 2 with one clear line and where to read more', () => {
   const r = qkv('frobnicate');
   assert.equal(r.status, 2);
-  assert.match(r.stderr, /unknown command 'frobnicate'/);
-  const bad = qkv('demo', '--steps', 'ten');
-  assert.equal(bad.status, 1);
-  assert.match(bad.stderr, /--steps must be an integer >= 1, got 'ten'/);
-  const heads = qkv('demo', '--dim', '30', '--heads', '4');
-  assert.match(heads.stderr, /--dim 30 must be divisible by --heads 4/);
-  const unknown = qkv('demo', '--nope', '1');
-  assert.equal(unknown.status, 1);
-  assert.match(unknown.stderr, /--nope/);
+  assert.match(r.stderr, /unknown command 'frobnicate'.*\nSee qkv --help\./s);
+  for (const [args, message] of [
+    [['--steps', 'ten'], /--steps must be an integer from 1 to 1000000000, got 'ten'/],
+    [['--steps', '0x10'], /--steps must be an integer from 1 to 1000000000, got '0x10'/],
+    [['--batch', '1e2'], /--batch must be an integer/],
+    [['--seed', '4294967296'], /--seed must be an integer from 0 to 4294967295/],
+    [['--dim', '30', '--heads', '4'], /--dim 30 must be divisible by --heads 4/],
+    [['--lr', '0'], /--lr must be a positive number, got '0'/],
+    [['--nope', '1'], /--nope/],
+  ] as const) {
+    const bad = qkv('demo', ...args);
+    assert.equal(bad.status, 2, `${args.join(' ')}: ${bad.stderr}`);
+    assert.match(bad.stderr, message);
+    assert.match(bad.stderr, /See qkv demo --help\./);
+  }
+});
+
+test('qkv demo: a diverging run fails with a clear line instead of printing NaN', () => {
+  const d = qkv('demo', '--lr', '1e30', '--steps', '30', '--length', '4', '--out', join(tmpdir(), 'qkv-diverge'));
+  assert.equal(d.status, 1);
+  assert.match(d.stderr, /training diverged: the loss is NaN at step \d+/);
+  assert.doesNotMatch(d.stdout, /NaN/);
+});
+
+test('importing the CLI module runs nothing; main() returns exit codes', async () => {
+  const { main } = await import('../src/cli/main.js');
+  assert.equal(await main(['--version']), 0);
+  await assert.rejects(main(['nope']), /unknown command 'nope'/);
 });
 
 test('qkv demo: a short run prints progress, accuracy and an attention table, and draws pictures', () => {
@@ -53,7 +72,7 @@ test('qkv demo: an unusable --out fails at once, naming the directory', () => {
   writeFileSync(file, '');
   const r = qkv('demo', '--out', join(file, 'pictures'));
   assert.equal(r.status, 1);
-  assert.ok(r.stderr.includes(`cannot create --out directory ${join(file, 'pictures')}`), r.stderr);
+  assert.ok(r.stderr.includes(`cannot write pictures to --out directory ${join(file, 'pictures')}`), r.stderr);
   assert.doesNotMatch(r.stderr, /step/); // before any training
   assert.match(qkv('demo', '--help').stdout, /--out DIR/);
 });

@@ -1,10 +1,10 @@
 /** `qkv demo`: train the sequence-reversal transformer, then show what one attention head learned. */
 import { parseArgs } from 'node:util';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { noGrad } from '../tensor/tensor.js';
-import { Generator } from '../tensor/random.js';
-import { DEFAULT_REVERSAL, reversalBatch, trainReversal, type ReversalConfig } from '../tasks/reversal.js';
+import { DEFAULT_REVERSAL, checkReversalConfig, reversalBatch, reversalStreams, trainReversal, type ReversalConfig } from '../tasks/reversal.js';
+import { UsageError } from './usage-error.js';
 import { Progress } from './progress.js';
 import { attentionTable } from './attention-table.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
@@ -38,32 +38,40 @@ export interface DemoOptions {
   out: string;
 }
 
-/** Parses the demo's options, with an error that names the bad option. */
+/** Parses the demo's options; a bad one gets a UsageError that names it. */
 export function parseDemoArgs(argv: string[]): DemoOptions {
-  const { values } = parseArgs({
-    args: argv,
-    options: Object.fromEntries([...Object.keys(INT_OPTS), 'lr', 'out'].map((k) => [k, { type: 'string' }])) as Record<string, { type: 'string' }>,
-    strict: true,
-    allowPositionals: false,
-  });
+  let values: Record<string, string | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: Object.fromEntries([...Object.keys(INT_OPTS), 'lr', 'out'].map((k) => [k, { type: 'string' }])) as Record<string, { type: 'string' }>,
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e), 'qkv demo --help');
+  }
   const config: ReversalConfig = { ...DEFAULT_REVERSAL };
   for (const [flag, key] of Object.entries(INT_OPTS)) {
     const v = values[flag];
     if (v === undefined) continue;
-    const n = Number(v);
     const min = flag === 'seed' ? 0 : flag === 'vocab' || flag === 'length' ? 2 : 1;
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${flag} must be an integer >= ${min}, got '${v}'`);
+    const max = flag === 'seed' ? 2 ** 32 - 1 : 1e9;
+    const n = Number(v);
+    // Plain decimal digits only: Number() would also take '0x10', '1e2' and ' 3'.
+    if (!/^\d+$/.test(v) || n < min || n > max) throw new UsageError(`--${flag} must be an integer from ${min} to ${max}, got '${v}'`, 'qkv demo --help');
     config[key] = n;
   }
+  if (values.dim !== undefined) config.ff = 2 * config.dModel; // the MLP is twice as wide as the model
   if (values.lr !== undefined) {
     const lr = Number(values.lr);
-    if (!(lr > 0) || !Number.isFinite(lr)) throw new Error(`--lr must be a positive number, got '${values.lr}'`);
+    if (!(lr > 0) || !Number.isFinite(lr)) throw new UsageError(`--lr must be a positive number, got '${values.lr}'`, 'qkv demo --help');
     config.lr = lr;
   }
-  if (config.dModel % config.heads !== 0) throw new Error(`--dim ${config.dModel} must be divisible by --heads ${config.heads}`);
-  config.ff = 2 * config.dModel;
+  if (config.dModel % config.heads !== 0) throw new UsageError(`--dim ${config.dModel} must be divisible by --heads ${config.heads}`, 'qkv demo --help');
+  checkReversalConfig(config);
   const out = values.out ?? DEFAULT_OUT;
-  if (out === '') throw new Error(`--out must be a directory path, got ''`);
+  if (out === '') throw new UsageError(`--out must be a directory path, got ''`, 'qkv demo --help');
   return { config, out };
 }
 
@@ -73,11 +81,14 @@ export function parseDemoArgs(argv: string[]): DemoOptions {
  */
 export function runDemo(argv: string[]): number {
   const { config, out } = parseDemoArgs(argv);
-  // Fail on an unusable --out now, not after a minute of training.
+  // Fail on an unusable --out now, not after a minute of training: create it and write a probe file.
   try {
     mkdirSync(out, { recursive: true });
+    const probe = join(out, `.qkv-write-test-${process.pid}`);
+    writeFileAtomic(probe, '');
+    rmSync(probe);
   } catch (e) {
-    throw new Error(`cannot create --out directory ${out}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw new Error(`cannot write pictures to --out directory ${out}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
   console.log(
     `Training a ${config.layers}-layer, ${config.heads}-head transformer (width ${config.dModel}) to reverse ${config.length} tokens from a vocabulary of ${config.vocab}.`,
@@ -88,13 +99,13 @@ export function runDemo(argv: string[]): number {
     history.push({ step: s.step, loss: s.loss, accuracy: s.accuracy });
     progress.update({ step: s.step, total: config.steps, loss: s.loss, items: s.examples, extra: { acc: `${(100 * s.accuracy).toFixed(1)}%`, lr: s.lr.toExponential(1) } });
   });
-  console.log(`\nTrained in ${result.seconds.toFixed(1)}s. Token accuracy on 2000 unseen sequences: ${(100 * result.accuracy).toFixed(2)}%`);
+  console.log(`\nTrained in ${result.seconds.toFixed(1)}s. Token accuracy on ${result.evalExamples} unseen sequences: ${(100 * result.accuracy).toFixed(2)}%`);
 
   // One example, and the head that attends most along the anti-diagonal (position i looks at n-1-i).
-  const { x } = reversalBatch(config, 1, new Generator(config.seed + 3));
+  const { x } = reversalBatch(config, 1, reversalStreams(config.seed).example);
   const { logits, weights } = noGrad(() => result.model.forward(x, { needWeights: true }));
   const n = config.length;
-  let best = { layer: 0, head: 0, score: -1 };
+  let best = { layer: 0, head: 0, score: -Infinity };
   weights.forEach((w, layer) => {
     for (let h = 0; h < config.heads; h++) {
       let score = 0;

@@ -1,24 +1,25 @@
-#!/usr/bin/env node
-/** The `qkv` command line. Each command lives in its own file; this one only dispatches. */
+/** The `qkv` command line: dispatches to one file per command. `bin.ts` runs it; importing it runs nothing. */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runDemo, DEMO_HELP } from './demo.js';
+import { UsageError } from './usage-error.js';
 
 const HELP = `qkv: self-attention and transformers from the tensor up, in TypeScript.
 
 Usage:
   qkv demo [options]     train a small transformer to reverse sequences, then show its accuracy and
-                         one attention head as a table (the anti-diagonal it learned)
+                         one attention head as a table (the anti-diagonal it learned) and as pictures
   qkv --help, -h         this help (qkv demo --help for the demo's options)
   qkv --version, -v      the version
 
-Run with no command to see this help.`;
+Run with no command to see this help. Set QKV_DEBUG=1 to see the stack trace of an error.`;
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { version: string };
   return pkg.version;
 }
 
+/** Runs the command line `argv` (without node and the script) and returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
@@ -36,18 +37,16 @@ export async function main(argv: string[]): Promise<number> {
     }
     return runDemo(rest);
   }
-  console.error(`qkv: unknown command '${cmd}'. Commands: demo. See qkv --help.`);
-  return 2;
+  throw new UsageError(`unknown command '${cmd}'. Commands: demo.`);
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    // One clear line for the user's mistakes; the stack only when asked for.
-    console.error(`qkv: ${err instanceof Error ? err.message : String(err)}`);
-    if (process.env.QKV_DEBUG && err instanceof Error) console.error(err.stack);
-    process.exitCode = 1;
-  },
-);
+/** Exit code and one clear line for an error: 2 for a usage mistake (with where to read more), 1 otherwise. */
+export function reportError(err: unknown): number {
+  if (err instanceof UsageError) {
+    console.error(`qkv: ${err.message}\nSee ${err.help}.`);
+    return 2;
+  }
+  console.error(`qkv: ${err instanceof Error ? err.message : String(err)}`);
+  if (process.env.QKV_DEBUG && err instanceof Error) console.error(err.stack); // the stack only when asked for
+  return 1;
+}

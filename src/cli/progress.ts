@@ -36,11 +36,6 @@ export class Progress {
     if (this.tty) this.out.write(`\r\x1b[2K${line}${last ? '\n' : ''}`);
     else this.out.write(`${line}\n`);
   }
-
-  /** Seconds since this progress started. */
-  elapsed(): number {
-    return (performance.now() - this.start) / 1000;
-  }
 }
 
 export function formatTime(s: number): string {

@@ -121,26 +121,51 @@ export interface ReversalResult {
   model: ReversalTransformer;
   /** Token accuracy on `evalExamples` fresh sequences the model never saw. */
   accuracy: number;
+  evalExamples: number;
   finalLoss: number;
   seconds: number;
+}
+
+const UINT32_MAX = 2 ** 32 - 1;
+
+/** Checks a config, with an error that names the field and what was expected. */
+export function checkReversalConfig(config: ReversalConfig): void {
+  const mins: Record<string, number> = { length: 2, vocab: 2, dModel: 1, heads: 1, layers: 1, ff: 1, batch: 1, steps: 1, seed: 0 };
+  for (const [key, min] of Object.entries(mins)) {
+    const v = config[key as keyof ReversalConfig];
+    const max = key === 'seed' ? UINT32_MAX : Number.MAX_SAFE_INTEGER;
+    if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`reversal config: ${key} must be an integer in [${min}, ${max}], got ${v}`);
+  }
+  if (!(config.lr > 0) || !Number.isFinite(config.lr)) throw new RangeError(`reversal config: lr must be a positive finite number, got ${config.lr}`);
+  if (config.dModel % config.heads !== 0) throw new RangeError(`reversal config: dModel ${config.dModel} must be divisible by heads ${config.heads}`);
+}
+
+/**
+ * Independent random streams for one seed: initialisation, training data, evaluation data and the
+ * example shown, each seeded from the seed's own stream (so seed s and s + 1 share none of them).
+ */
+export function reversalStreams(seed: number): { init: Generator; data: Generator; eval: Generator; example: Generator } {
+  const root = new Generator(seed);
+  return { init: new Generator(root.nextUint32()), data: new Generator(root.nextUint32()), eval: new Generator(root.nextUint32()), example: new Generator(root.nextUint32()) };
 }
 
 /**
  * Trains with AdamW (weight decay on matrices only, as nanoGPT), a short linear warm-up then cosine
  * decay, and gradient clipping at 1. Deterministic for a given config (seeded data and initialisation).
+ * A loss that stops being finite (too high a learning rate) ends training with an error, not NaN weights.
  */
 export function trainReversal(config: ReversalConfig, onStep?: (s: StepInfo) => void, evalExamples = 2000): ReversalResult {
+  checkReversalConfig(config);
   const t0 = performance.now();
-  const gInit = new Generator(config.seed);
-  const gData = new Generator(config.seed + 1);
-  const model = new ReversalTransformer(config, gInit);
+  const streams = reversalStreams(config.seed);
+  const model = new ReversalTransformer(config, streams.init);
   const opt = new AdamW(weightDecayGroups(model.parameters(), 0.01), { lr: config.lr, betas: [0.9, 0.98] });
   const warmup = Math.max(1, Math.floor(config.steps / 20));
   let loss = NaN;
   for (let step = 1; step <= config.steps; step++) {
     const lr = step <= warmup ? (config.lr * step) / warmup : config.lr * (0.1 + 0.45 * (1 + Math.cos((Math.PI * (step - warmup)) / (config.steps - warmup))));
     for (const g of opt.paramGroups) g.lr = lr;
-    const { x, y } = reversalBatch(config, config.batch, gData);
+    const { x, y } = reversalBatch(config, config.batch, streams.data);
     const { logits } = model.forward(x);
     const l = crossEntropy(logits.reshape([-1, config.vocab]), y.reshape([-1]));
     opt.zeroGrad();
@@ -148,11 +173,14 @@ export function trainReversal(config: ReversalConfig, onStep?: (s: StepInfo) => 
     clipGradNorm(model.parameters(), 1);
     opt.step();
     loss = l.item();
+    if (!Number.isFinite(loss)) {
+      throw new Error(`training diverged: the loss is ${loss} at step ${step} (learning rate ${lr.toExponential(2)}); try a lower learning rate`);
+    }
     onStep?.({ step, loss, accuracy: tokenAccuracy(logits, y), examples: step * config.batch, lr });
   }
   model.eval();
-  const accuracy = evaluateReversal(model, evalExamples, new Generator(config.seed + 2));
-  return { model, accuracy, finalLoss: loss, seconds: (performance.now() - t0) / 1000 };
+  const accuracy = evaluateReversal(model, evalExamples, streams.eval);
+  return { model, accuracy, evalExamples, finalLoss: loss, seconds: (performance.now() - t0) / 1000 };
 }
 
 /** Token accuracy on fresh random sequences, without building a graph. */
