@@ -15,7 +15,8 @@ import { concat, stack } from '../src/ops/shape.js';
 import { dropout } from '../src/ops/nn.js';
 import { matmul } from '../src/ops/matmul.js';
 import { scaledDotProductAttention, type AttentionOptions } from '../src/attention/sdpa.js';
-import { causalMask, slidingWindowMask, paddingMask, combineMasks, invertMask, blockSparseMask } from '../src/attention/masks.js';
+import { causalMask, slidingWindowMask, paddingMask, combineMasks, invertMask, blockSparseMask, type MaskAlign } from '../src/attention/masks.js';
+import { alibiBias } from '../src/positional/alibi.js';
 import { MultiHeadAttention } from '../src/attention/multi-head-attention.js';
 import { gradcheck, param } from './helpers/gradcheck.js';
 import { assertClose } from './helpers/allclose.js';
@@ -332,6 +333,110 @@ test('MultiHeadAttention: state names, grouped-query shapes, weights shapes', ()
   assert.deepEqual(new MultiHeadAttention({ embedDim: 6, numHeads: 2, bias: false }).stateDict().size, 4);
 });
 
+/** max |x| and the standard deviation of a tensor's values. */
+function spread(t: Tensor): { max: number; std: number } {
+  let max = 0;
+  let s2 = 0;
+  for (const x of t.data) {
+    max = Math.max(max, Math.abs(x));
+    s2 += x * x;
+  }
+  return { max, std: Math.sqrt(s2 / t.size) };
+}
+
+/**
+ * Asserts that t looks like U(-a, a): max |x| <= a (the float32 rounding of a at most), close to a (with n
+ * draws, P(max < 0.99 a) = 0.99^n: < 1e-17 for n >= 4096), and std within 3% of a / sqrt(3).
+ */
+function assertUniform(t: Tensor, a: number, what: string): void {
+  assert.ok(t.size >= 4096, `${what}: too few values (${t.size}) for a statistical check`);
+  const { max, std } = spread(t);
+  assert.ok(max <= Math.fround(a), `${what}: max |w| ${max} > bound ${a}`);
+  assert.ok(max >= 0.99 * a, `${what}: max |w| ${max} is not close to bound ${a} (a smaller bound?)`);
+  assert.ok(Math.abs(std / (a / Math.sqrt(3)) - 1) < 0.03, `${what}: std ${std}, expected ${a / Math.sqrt(3)} for U(-${a}, ${a})`);
+}
+
+const allZero = (t: Tensor | null, what: string): void => {
+  assert.ok(t !== null, `${what}: no bias`);
+  assert.ok(t.data.every((x) => x === 0), `${what}: not all zero`);
+  assert.equal(t.requiresGrad, true, `${what}: must stay a trainable parameter`);
+};
+
+test('MultiHeadAttention init as nn.MultiheadAttention._reset_parameters: packed xavier bound sqrt(6 / (E + 3E)), zero biases, out.weight as Linear', () => {
+  const E = 256;
+  const mha = new MultiHeadAttention({ embedDim: E, numHeads: 4, generator: new Generator(11) });
+  // in_proj_weight [3E, E]: fan_in E, fan_out 3E, one bound for q, k and v (0.0765; Linear's would be 1/16 = 0.0625).
+  const a = Math.sqrt(6 / (E + 3 * E));
+  assertUniform(mha.q.weight, a, 'q.weight');
+  assertUniform(mha.k.weight, a, 'k.weight');
+  assertUniform(mha.v.weight, a, 'v.weight');
+  // out_proj.weight keeps Linear's init: U(-1/sqrt(E), 1/sqrt(E)).
+  assertUniform(mha.out.weight, 1 / Math.sqrt(E), 'out.weight');
+  for (const n of ['q', 'k', 'v', 'out'] as const) allZero(mha[n].bias, `${n}.bias`);
+  // The same holds when kDim and vDim are given but equal embedDim (PyTorch still packs them).
+  const same = new MultiHeadAttention({ embedDim: E, numHeads: 4, kDim: E, vDim: E, generator: new Generator(12) });
+  assertUniform(same.k.weight, a, 'k.weight (kDim = vDim = E)');
+  const noBias = new MultiHeadAttention({ embedDim: E, numHeads: 4, bias: false, generator: new Generator(13) });
+  assert.deepEqual([noBias.q.bias, noBias.k.bias, noBias.v.bias, noBias.out.bias], [null, null, null, null]);
+  assertUniform(noBias.v.weight, a, 'v.weight (bias: false)');
+});
+
+test('MultiHeadAttention init: separate q/k/v weights (kDim, vDim != E) and grouped-query heads get the xavier bound of each matrix', () => {
+  // Cross-attention, as PyTorch's q/k/v_proj_weight: bound sqrt(6 / (in + out)) per matrix.
+  const cross = new MultiHeadAttention({ embedDim: 128, numHeads: 4, kDim: 64, vDim: 32, generator: new Generator(21) });
+  assertUniform(cross.q.weight, Math.sqrt(6 / (128 + 128)), 'cross q.weight');
+  assertUniform(cross.k.weight, Math.sqrt(6 / (64 + 128)), 'cross k.weight');
+  assertUniform(cross.v.weight, Math.sqrt(6 / (32 + 128)), 'cross v.weight');
+  assertUniform(cross.out.weight, 1 / Math.sqrt(128), 'cross out.weight');
+  for (const n of ['q', 'k', 'v', 'out'] as const) allZero(cross[n].bias, `cross ${n}.bias`);
+  // Grouped-query (no PyTorch counterpart): per-matrix xavier, k and v are [numKVHeads * headDim, E] = [32, 128].
+  const gqa = new MultiHeadAttention({ embedDim: 128, numHeads: 8, numKVHeads: 2, generator: new Generator(22) });
+  assertUniform(gqa.q.weight, Math.sqrt(6 / (128 + 128)), 'gqa q.weight');
+  assertUniform(gqa.k.weight, Math.sqrt(6 / (128 + 32)), 'gqa k.weight');
+  assertUniform(gqa.v.weight, Math.sqrt(6 / (128 + 32)), 'gqa v.weight');
+  assertUniform(gqa.out.weight, 1 / Math.sqrt(128), 'gqa out.weight');
+  for (const n of ['q', 'k', 'v', 'out'] as const) allZero(gqa[n].bias, `gqa ${n}.bias`);
+  // Reproducible from the generator.
+  const again = new MultiHeadAttention({ embedDim: 128, numHeads: 8, numKVHeads: 2, generator: new Generator(22) });
+  for (const [n, t] of gqa.stateDict()) assert.deepEqual(Array.from(again.stateDict().get(n)!.data), Array.from(t.data), n);
+});
+
+test('MultiHeadAttention: mask is checked against [batch, numHeads, seqQ, seqK] before keyMask joins it; 3-D masks only as [1, seqQ, seqK]', () => {
+  const mha = new MultiHeadAttention({ embedDim: 8, numHeads: 2, generator: new Generator(1) });
+  const q = randn([2, 3, 8], 2);
+  const kv = randn([2, 5, 8], 3);
+  const keyMask = Tensor.fromArray([[true, true, true, true, true], [true, true, true, false, false]]);
+  const scores = /cannot broadcast to the scores \[batch, numHeads, seqQ, seqK\] = \[2,2,3,5\]/;
+  for (const km of [undefined, keyMask]) {
+    // Without the early check, combining with keyMask [2,1,1,5] first made [2,1,2,5] and the error named that shape.
+    for (const mask of [randomMask([2, 5], 4), randn([2, 5], 4), randomMask([1, 1, 4, 5], 4)]) {
+      assert.throws(() => mha.forward(q, kv, kv, { keyMask: km, mask }), (e: Error) => {
+        assert.match(e.message, new RegExp(`^MultiHeadAttention: mask \\[${mask.shape.join(',')}\\] `));
+        assert.match(e.message, scores);
+        assert.match(e.message, /query \[2,3,8\], key \[2,5,8\], value \[2,5,8\]/);
+        return true;
+      });
+    }
+    assert.throws(() => mha.forward(q, kv, kv, { keyMask: km, mask: randomMask([1, 1, 1, 3, 5], 4) }), /MultiHeadAttention: mask \[1,1,1,3,5\] cannot broadcast/);
+  }
+  // A 3-D mask [2, 3, 5] would broadcast as [heads, seqQ, seqK] (numHeads is 2 here) and silently mean per-head;
+  // PyTorch's 3-D attn_mask is [batch * numHeads, seqQ, seqK]. Refused, with the 4-D alternative.
+  for (const mask of [randomMask([2, 3, 5], 5), randn([2, 3, 5], 5), randomMask([4, 3, 5], 5)]) {
+    assert.throws(() => mha.forward(q, kv, kv, { mask }), (e: Error) => {
+      assert.match(e.message, new RegExp(`^MultiHeadAttention: a 3-D mask must be \\[1, seqQ, seqK\\]; got mask \\[${mask.shape.join(',')}\\]`));
+      assert.match(e.message, /PyTorch's 3-D attn_mask is \[batch \* numHeads, seqQ, seqK\]/);
+      assert.match(e.message, /pass a 4-D mask \[batch, 1, seqQ, seqK\] = \[2,1,3,5\]/);
+      return true;
+    });
+  }
+  // What is allowed: [seqQ, seqK], [1, seqQ, seqK], [batch, 1, seqQ, seqK], [batch, numHeads, seqQ, seqK], with or without keyMask.
+  const m2 = randomMask([3, 5], 6);
+  const ref = mha.forward(q, kv, kv, { mask: m2, keyMask }).output;
+  for (const mask of [m2.reshape([1, 3, 5]), m2.reshape([1, 1, 3, 5]), stack([m2, m2], 0).reshape([2, 1, 3, 5]), stack([m2, m2, m2, m2], 0).reshape([2, 2, 3, 5])]) {
+    assert.deepEqual(Array.from(mha.forward(q, kv, kv, { mask, keyMask }).output.data), Array.from(ref.data), `mask ${JSON.stringify(mask.shape)}`);
+  }
+});
+
 test('MultiHeadAttention: keyMask equals the same padding passed as a mask, and padded keys get weight 0', () => {
   const mha = new MultiHeadAttention({ embedDim: 8, numHeads: 2, generator: new Generator(1) });
   const x = randn([2, 5, 8], 2);
@@ -437,7 +542,8 @@ test('sdpa errors name q, k, v and their shapes', () => {
 test('mask builder errors', () => {
   assert.throws(() => causalMask(-1, 3), /causalMask: seqQ must be a non-negative integer, got -1/);
   assert.throws(() => causalMask(2, 2.5), /causalMask: seqK must be a non-negative integer, got 2.5/);
-  assert.throws(() => causalMask(2, 3, 'bottom' as never), /causalMask: align must be 'bottom-right' .* or 'top-left' .*, got bottom/);
+  assert.throws(() => causalMask(2, 3, 'bottom' as never), /causalMask: align must be 'bottom-right' or 'top-left', got 'bottom' \('bottom-right': the last query sees every key.*; 'top-left': query i sees keys 0\.\.i, PyTorch's is_causal\)/);
+  assert.throws(() => causalMask(2, 3, 3 as never), /causalMask: align must be 'bottom-right' or 'top-left', got 3 \(/);
   assert.throws(() => slidingWindowMask(2, 3, 0), /slidingWindowMask: window must be a positive integer/);
   assert.throws(() => slidingWindowMask(2, 3, 2, 'left' as never), /slidingWindowMask: align must be/);
   assert.throws(() => slidingWindowMask(-2, 3, 2), /slidingWindowMask: seqQ must be a non-negative integer/);
@@ -454,6 +560,33 @@ test('mask builder errors', () => {
   assert.throws(() => blockSparseMask([[true]], 0, 3, 3), /blockSparseMask: blockSize must be a positive integer, got 0/);
   assert.throws(() => blockSparseMask([[true]], 1, -1, 1), /blockSparseMask: seqQ must be a non-negative integer/);
   assert.throws(() => blockSparseMask([[true]], 1, 1, -1), /blockSparseMask: seqK must be a non-negative integer/);
+});
+
+test('alibiBias shares the attention masks\' alignment check (MaskAlign from masks.ts): same values, same error', () => {
+  const message = (f: () => unknown): string => {
+    try {
+      f();
+    } catch (e) {
+      return (e as Error).message;
+    }
+    throw new Error('no error');
+  };
+  for (const bad of ['center', 'bottom', 'Top-Left', null, 1]) {
+    const fromMask = message(() => causalMask(2, 3, bad as never)).replace(/^causalMask: /, '');
+    assert.equal(message(() => alibiBias(2, 2, 3, { align: bad as never })), `alibiBias: ${fromMask}`, String(bad));
+    assert.equal(message(() => slidingWindowMask(2, 3, 1, bad as never)), `slidingWindowMask: ${fromMask}`, String(bad));
+  }
+  // Every MaskAlign is accepted by both, and a bias and a causal mask with the same align agree on which keys are "ahead".
+  for (const align of ['bottom-right', 'top-left'] as const satisfies readonly MaskAlign[]) {
+    const mask = causalMask(2, 4, align);
+    const bias = alibiBias(1, 2, 4, { align });
+    // On the allowed keys the bias is -slope * (p - j) <= 0 and largest (0) exactly at the query's own position p.
+    rows(bias).forEach((r, i) => {
+      const p = r.indexOf(0);
+      assert.ok(p >= 0, `${align}: row ${i} has no zero`);
+      assert.deepEqual(bits(mask)[i], r.map((_, j) => (j <= p ? 1 : 0)), `${align}: row ${i}`);
+    });
+  }
 });
 
 test('MultiHeadAttention errors', () => {
@@ -482,4 +615,33 @@ test('MultiHeadAttention errors', () => {
     () => MultiHeadAttention.fromTorchState({ in_proj_weight: Tensor.zeros([12, 4]), in_proj_bias: Tensor.zeros([12]), 'out_proj.weight': ow }, { numHeads: 2 }),
     /missing 'out_proj.bias'/,
   );
+});
+
+test('fromTorchState: both biases or neither, and in_proj_bias / q,k,v_proj_weight / out_proj shapes, each error naming the torch key', () => {
+  const E = 4;
+  const ow = Tensor.zeros([E, E]);
+  const ob = Tensor.zeros([E]);
+  const w = Tensor.zeros([3 * E, E]);
+  const from = (state: Record<string, Tensor>) => () => MultiHeadAttention.fromTorchState(state, { numHeads: 2 });
+  const F = /^MultiHeadAttention\.fromTorchState: /;
+  const check = (state: Record<string, Tensor>, re: RegExp): void => {
+    assert.throws(from(state), (e: Error) => (assert.match(e.message, F), assert.match(e.message, re), true));
+  };
+  // out_proj.bias without in_proj_bias used to be dropped silently (a module without biases came back).
+  check({ in_proj_weight: w, 'out_proj.weight': ow, 'out_proj.bias': ob }, /missing 'in_proj_bias': the state has 'out_proj.bias', and torch.nn.MultiheadAttention has both biases \(bias=True\) or neither/);
+  check({ in_proj_weight: w, in_proj_bias: Tensor.zeros([3 * E]), 'out_proj.weight': ow }, /missing 'out_proj.bias': the state has 'in_proj_bias'/);
+  check({ in_proj_weight: w, in_proj_bias: Tensor.zeros([8]), 'out_proj.weight': ow, 'out_proj.bias': ob }, /in_proj_bias must be \[3E\] = \[12\], got \[8\]/);
+  check({ in_proj_weight: w, in_proj_bias: Tensor.zeros([3, E]), 'out_proj.weight': ow, 'out_proj.bias': ob }, /in_proj_bias must be \[3E\] = \[12\], got \[3,4\]/);
+  check({ in_proj_weight: w, in_proj_bias: Tensor.zeros([3 * E]), 'out_proj.weight': ow, 'out_proj.bias': Tensor.zeros([3]) }, /out_proj.bias must be \[E\] = \[4\], got \[3\]/);
+  check({ in_proj_weight: w, 'out_proj.weight': Tensor.zeros([E, 3]) }, /out_proj.weight must be \[E, E\] \(E = embed_dim\), got \[4,3\]/);
+  const sep = { q_proj_weight: Tensor.zeros([E, E]), k_proj_weight: Tensor.zeros([E, 3]), v_proj_weight: Tensor.zeros([E, 2]), 'out_proj.weight': ow };
+  check({ ...sep, q_proj_weight: Tensor.zeros([3, E]) }, /q_proj_weight must be \[E, E\] with E = 4 \(from out_proj.weight \[4,4\]\), got \[3,4\]/);
+  check({ ...sep, q_proj_weight: Tensor.zeros([E, 5]) }, /q_proj_weight must be \[E, E\] = \[4,4\], got \[4,5\]/);
+  check({ ...sep, k_proj_weight: Tensor.zeros([3, 3]) }, /k_proj_weight must be \[E, kdim\] with E = 4 .*got \[3,3\]/);
+  check({ ...sep, v_proj_weight: Tensor.zeros([E * 2]) }, /v_proj_weight must be \[E, vdim\] with E = 4 .*got \[8\]/);
+  // The well-formed states still load: with both biases, and with neither.
+  const withBias = MultiHeadAttention.fromTorchState({ ...sep, in_proj_bias: Tensor.ones([3 * E]), 'out_proj.bias': Tensor.full([E], 2) }, { numHeads: 2 });
+  assert.deepEqual(Array.from(withBias.out.bias!.data), [2, 2, 2, 2]);
+  assert.deepEqual(Array.from(withBias.k.bias!.data), [1, 1, 1, 1]);
+  assert.equal(MultiHeadAttention.fromTorchState(sep, { numHeads: 2 }).out.bias, null);
 });

@@ -207,8 +207,39 @@ test('shape and option errors name the layer, the argument and the expected shap
   assert.throws(() => dec.forward(Tensor.zeros([2, 3, 8]), Tensor.zeros([3, 4, 8])), /tgt \[2,3,8\] and memory \[3,4,8\] must have the same batch size/);
   assert.throws(() => new TransformerEncoderLayer({ dModel: 10, nHead: 3 }), /TransformerEncoderLayer: dModel \(10\) must be divisible by nHead \(3\)/);
   assert.throws(() => new TransformerDecoderLayer({ dModel: 0, nHead: 1 }), /TransformerDecoderLayer: dModel must be a positive integer, got 0/);
-  assert.throws(() => new TransformerEncoderLayer({ dModel: 8, nHead: 2, activation: 'tanh' as 'relu' }), /activation must be 'relu' or 'gelu', got 'tanh'/);
+  assert.throws(() => new TransformerEncoderLayer({ dModel: 8, nHead: 2, activation: 'tanh' as 'relu' }), /TransformerEncoderLayer: activation must be one of relu, gelu, got 'tanh'/);
   assert.throws(() => new TransformerEncoderLayer({ dModel: 8, nHead: 2, dimFeedforward: 2.5 }), /dimFeedforward must be a positive integer/);
-  assert.throws(() => new TransformerEncoderLayer({ dModel: 8, nHead: 2, dropout: 1 }), /dropout must be/);
+  assert.throws(() => new TransformerEncoderLayer({ dModel: 8, nHead: 2, dropout: 1 }), /TransformerEncoderLayer: dropout must be a probability in \[0, 1\), got 1/);
   assert.throws(() => new TransformerEncoder({ dModel: 8, nHead: 2, numLayers: 0 }), /TransformerEncoder: numLayers must be a positive integer, got 0/);
+});
+
+test('options are checked in resolveLayerOptions: dropout in [0, 1), layerNormEps > 0, activation by own name only', () => {
+  const base = { dModel: 8, nHead: 2 };
+  const layers = [
+    ['TransformerEncoderLayer', (o: object) => new TransformerEncoderLayer({ ...base, ...o })],
+    ['TransformerDecoderLayer', (o: object) => new TransformerDecoderLayer({ ...base, ...o })],
+    ['TransformerEncoder', (o: object) => new TransformerEncoder({ ...base, numLayers: 1, ...o })],
+    ['TransformerDecoder', (o: object) => new TransformerDecoder({ ...base, numLayers: 1, ...o })],
+  ] as const;
+  for (const [what, make] of layers) {
+    const err = (arg: string, got: string) => new RegExp(`^ShapeError: ${what}: ${arg} must be .*, got ${got}$`);
+    assert.throws(() => make({ dropout: 1 }), err('dropout', '1'));
+    assert.throws(() => make({ dropout: -0.1 }), err('dropout', '-0\\.1'));
+    assert.throws(() => make({ dropout: NaN }), err('dropout', 'NaN'));
+    assert.throws(() => make({ dropout: '0.1' }), err('dropout', "string '0\\.1'"));
+    assert.throws(() => make({ layerNormEps: 0 }), err('layerNormEps', '0'));
+    assert.throws(() => make({ layerNormEps: -1e-5 }), err('layerNormEps', '-0\\.00001'));
+    assert.throws(() => make({ layerNormEps: Infinity }), err('layerNormEps', 'Infinity'));
+    assert.throws(() => make({ layerNormEps: NaN }), err('layerNormEps', 'NaN'));
+    // Object.prototype names are not activations (they used to pass `in` and fail deep inside forward).
+    for (const bad of ['toString', 'constructor', 'valueOf']) assert.throws(() => make({ activation: bad }), new RegExp(`${what}: activation must be one of relu, gelu, got '${bad}'`));
+    // MLP's other activations are not PyTorch transformer-layer options.
+    assert.throws(() => make({ activation: 'silu' }), new RegExp(`${what}: activation must be one of relu, gelu, got 'silu'`));
+    assert.throws(() => make({ normFirst: 'yes' }), new RegExp(`${what}: normFirst must be true or false, got string 'yes'`));
+    assert.throws(() => make({ dModel: '8' }), new RegExp(`${what}: dModel must be a positive integer, got string '8'`));
+  }
+  // Edges that are allowed: dropout 0, a tiny eps.
+  const ok = new TransformerEncoderLayer({ ...base, dropout: 0, layerNormEps: 1e-12, activation: 'gelu' });
+  assert.equal(ok.norm1.eps, 1e-12);
+  assert.equal(ok.dropout.p, 0);
 });

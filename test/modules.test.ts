@@ -16,10 +16,10 @@ import { LayerNorm } from '../src/nn/layer-norm.js';
 import { RMSNorm } from '../src/nn/rms-norm.js';
 import { Dropout } from '../src/nn/dropout.js';
 import { MLP, type MLPActivation } from '../src/nn/mlp.js';
-import { SGD } from '../src/optim/sgd.js';
-import { AdamW } from '../src/optim/adamw.js';
+import { SGD, type SGDOptions } from '../src/optim/sgd.js';
+import { AdamW, type AdamWOptions } from '../src/optim/adamw.js';
 import { clipGradNorm } from '../src/optim/clip.js';
-import { weightDecayGroups, type Optimizer } from '../src/optim/optimizer.js';
+import { weightDecayGroups, type Optimizer, type OptimizerStateDict, type ParamGroupSpec } from '../src/optim/optimizer.js';
 import { mul, sub } from '../src/ops/elementwise.js';
 import { sum } from '../src/ops/reduce.js';
 import { gradcheck, param } from './helpers/gradcheck.js';
@@ -137,6 +137,184 @@ test('loadStateDict errors name the missing, unexpected and mismatched tensors',
   // Non-strict: missing and unexpected are allowed, shapes are still checked.
   m.loadStateDict(extra, { strict: false });
   assert.throws(() => m.loadStateDict(new Map([['fc.bias', Tensor.zeros([3])]]), { strict: false }), /'fc\.bias' has shape \[3\]/);
+});
+
+// ---- module discovery ----
+
+/** A module that is only its properties, for discovery tests. */
+class Bag extends Module {
+  [key: string]: unknown;
+  constructor(props: Record<string, unknown> = {}) {
+    super();
+    Object.assign(this, props);
+  }
+}
+
+const keys = (m: Module): string[] => [...m.stateDict().keys()];
+
+test('discovery: nested arrays of modules are children named by every index; null/undefined entries are skipped', () => {
+  const a = new Linear(2, 3);
+  const b = new Linear(3, 2, { bias: false });
+  const grid = new Bag({ grid: [[a, null], [undefined, b], []] });
+  assert.deepEqual(keys(grid), ['grid.0.0.weight', 'grid.0.0.bias', 'grid.1.1.weight']);
+  assert.deepEqual(grid.namedChildren().map(([n]) => n), ['grid.0.0', 'grid.1.1']);
+  assert.deepEqual(grid.parameters(), [a.weight, a.bias, b.weight]);
+  grid.eval();
+  assert.ok(!a.training && !b.training, 'train/eval reaches modules in nested arrays');
+  // A gap in a flat list keeps the later indices (names stay stable when an entry is removed).
+  assert.deepEqual(keys(new Bag({ layers: [null, new RMSNorm(2)] })), ['layers.1.weight']);
+});
+
+test('discovery: an array of tensors is state named name.i (a parameter list when they require grad)', () => {
+  const w0 = Tensor.zeros([2], true);
+  const w1 = Tensor.ones([3], true);
+  const buf = Tensor.zeros([1]);
+  const m = new Bag({ scales: [w0, null, w1], grid: [[buf]] });
+  assert.deepEqual(keys(m), ['scales.0', 'scales.2', 'grid.0.0']);
+  assert.deepEqual(m.parameters(), [w0, w1]);
+  assert.equal(m.stateDict().get('grid.0.0'), buf);
+  // Arrays of plain values are not state and not an error.
+  assert.deepEqual(keys(new Bag({ sizes: [1, 2, 3], names: ['a'], empty: [] })), []);
+});
+
+test('discovery: non-leaf tensors (cached activations) are neither state nor parameters', () => {
+  const l = new Linear(2, 2, { generator: gen(1) });
+  const m = new Bag({ l, scale: Tensor.ones([2], true) });
+  const x = Tensor.ones([1, 2]);
+  m.lastOutput = l.forward(x); // made by an op: a node, not a leaf
+  m.history = [l.forward(x), l.forward(x)];
+  assert.ok((m.lastOutput as Tensor).node !== null);
+  assert.deepEqual(keys(m), ['scale', 'l.weight', 'l.bias']);
+  assert.equal(m.parameters().length, 3);
+  // A Map of activations is not state either (only leaf tensors and modules are refused in a Map).
+  m.cache = new Map([['h', l.forward(x)]]);
+  assert.deepEqual(keys(m), ['scale', 'l.weight', 'l.bias']);
+});
+
+test('discovery: a Map or Set holding modules or tensors is an error naming the property', () => {
+  assert.throws(() => new Bag({ heads: new Map([['a', new Linear(2, 2)]]) }).parameters(), /Bag: property 'heads' is a Map holding a Module \(Linear\).*notState\('heads'\)/);
+  assert.throws(() => new Bag({ w: new Set([Tensor.zeros([2], true)]) }).stateDict(), /Bag: property 'w' is a Set holding a Tensor \[2\]/);
+  assert.throws(() => new Bag({ m: new Map([['a', [Tensor.zeros([1])]]]) }).stateDict(), /property 'm' is a Map holding a Tensor \[1\]/);
+  // Nested: the error names where the module sits.
+  const inner = new Bag({ cache: new Map([[0, Tensor.zeros([3])]]) });
+  assert.throws(() => new Bag({ blocks: [inner] }).train(), /Bag at 'blocks\.0': property 'cache' is a Map/);
+  // Maps and Sets of other values are fine.
+  assert.deepEqual(keys(new Bag({ counts: new Map([['a', 1]]), seen: new Set(['x']) })), []);
+});
+
+test('discovery: an array mixing modules or tensors with other values (or with each other) is an error', () => {
+  assert.throws(() => new Bag({ layers: [new Linear(2, 2), 3] }).parameters(), /Bag: property 'layers' mixes a Module \(Linear\) \('layers\.0'\) with 3 \('layers\.1'\)/);
+  assert.throws(() => new Bag({ layers: [[new Linear(2, 2)], ['relu']] }).stateDict(), /property 'layers' mixes .* with string 'relu' \('layers\.1\.0'\)/);
+  assert.throws(() => new Bag({ ws: [Tensor.zeros([1]), { scale: 2 }] }).stateDict(), /property 'ws' mixes a Tensor \[1\] \('ws\.0'\) with an object \(Object\) \('ws\.1'\)/);
+  assert.throws(() => new Bag({ mixed: [new Linear(2, 2), Tensor.zeros([1])] }).stateDict(), /property 'mixed' mixes Modules \('mixed\.0'\) and Tensors \('mixed\.1'\)/);
+});
+
+test('discovery: a cycle (a child holding its parent) is an error naming the path; notState keeps the reference', () => {
+  const child = new Bag({ l: new Linear(2, 2) });
+  const root = new Bag({ blocks: [child] });
+  child.parent = root;
+  assert.throws(() => root.stateDict(), /Bag at 'blocks\.0': 'blocks\.0\.parent' is Bag \(the root module\), one of its own ancestors: a cycle.*notState\('parent'\)/);
+  assert.throws(() => root.train(), /a cycle/);
+  const self = new Bag({ w: Tensor.zeros([1]) });
+  self.me = self;
+  assert.throws(() => self.stateDict(), /'me' is Bag \(the root module\)/);
+  const deep = new Bag({ mid: new Bag({ leaf: child }) });
+  child.parent = deep.mid;
+  assert.throws(() => deep.stateDict(), /Bag at 'mid\.leaf': 'mid\.leaf\.parent' is Bag at 'mid'/);
+  child.notState('parent');
+  assert.deepEqual(keys(deep), ['mid.leaf.l.weight', 'mid.leaf.l.bias']);
+  // A module shared under two names is not a cycle: it appears under both (its tensors once as parameters).
+  const shared = new Linear(2, 2);
+  const tied = new Bag({ a: shared, b: shared });
+  assert.deepEqual(keys(tied), ['a.weight', 'a.bias', 'b.weight', 'b.bias']);
+  assert.equal(tied.parameters().length, 2);
+});
+
+test('discovery order is field declaration order (ES2022 class fields), own tensors before children', () => {
+  class Declared extends Module {
+    second: Linear; // declared first, assigned last
+    first: Linear;
+    scale: Tensor; // declared after the children, but a module's own tensors come first, as PyTorch
+    constructor() {
+      super();
+      this.first = new Linear(2, 2, { bias: false });
+      this.scale = Tensor.ones([2], true);
+      this.second = new Linear(2, 2, { bias: false });
+    }
+  }
+  assert.deepEqual(keys(new Declared()), ['scale', 'second.weight', 'first.weight']);
+});
+
+test('notState and ES private fields hold tensors and modules that are not state', () => {
+  class Cached extends Module {
+    weight = Tensor.ones([2], true);
+    cache: Tensor | null = null;
+    lookup = new Map<string, Tensor>();
+    owner: Module | null = null;
+    #scratch = Tensor.zeros([4]);
+    constructor() {
+      super();
+      this.notState('cache', 'lookup', 'owner');
+    }
+    scratch(): Tensor {
+      return this.#scratch;
+    }
+  }
+  const c = new Cached();
+  c.cache = Tensor.zeros([3], true);
+  c.lookup.set('k', Tensor.zeros([5]));
+  c.owner = new Linear(2, 2);
+  assert.deepEqual(keys(c), ['weight']);
+  assert.deepEqual(c.parameters(), [c.weight]);
+  assert.equal(c.namedModules().length, 1);
+  assert.equal(c.scratch().size, 4);
+  c.loadStateDict({ weight: Tensor.zeros([2]) });
+  assert.throws(() => c.notState(''), /Cached\.notState: property names must be non-empty strings/);
+});
+
+test('loadStateDict is atomic: a bad entry anywhere leaves every tensor unchanged', () => {
+  const m = new MLP(4, 8, { generator: gen(1) });
+  const before = m.parameters().map((p) => [...p.data]);
+  const versions = m.parameters().map((p) => p.version);
+  const good = new MLP(4, 8, { generator: gen(2) }).stateDict();
+  // The bad entry comes last in the module's order, so a copy-as-you-go load would have written fc.* first.
+  const badShape = new Map(good);
+  badShape.set('proj.bias', Tensor.zeros([5]));
+  assert.throws(() => m.loadStateDict(badShape), /'proj\.bias' has shape \[5\] in the state dict but \[4\] in the module/);
+  const badDtype = new Map(good);
+  badDtype.set('proj.bias', Tensor.zeros([4]).toBool());
+  assert.throws(() => m.loadStateDict(badDtype), /'proj\.bias' has dtype bool in the state dict but float32 in the module/);
+  const notTensor = new Map<string, unknown>(good);
+  notTensor.set('proj.bias', JSON.parse(JSON.stringify(good.get('proj.bias'))));
+  assert.throws(() => m.loadStateDict(notTensor as Map<string, Tensor>), /'proj\.bias' is an object \(Object\) in the state dict, not a Tensor \(a JSON round trip/);
+  assert.throws(() => m.loadStateDict(badShape, { strict: false }), /'proj\.bias' has shape \[5\]/);
+  m.parameters().forEach((p, i) => assert.deepEqual([...p.data], before[i], `parameter ${i} unchanged`));
+  m.parameters().forEach((p, i) => assert.equal(p.version, versions[i], `parameter ${i} not marked modified`));
+  // A good load copies everything and marks each tensor modified.
+  m.loadStateDict(good);
+  m.parameters().forEach((p, i) => {
+    assert.deepEqual([...p.data], [...[...good.values()][i].data]);
+    assert.equal(p.version, versions[i] + 1);
+  });
+});
+
+test('Linear and MLP sizes, dropout and activations are checked, naming the module and the argument', () => {
+  assert.throws(() => new Linear(0, 3), /Linear\(0, 3\): inFeatures must be a positive integer, got 0/);
+  assert.throws(() => new Linear(4, 2.5), /Linear\(4, 2\.5\): outFeatures must be a positive integer, got 2\.5/);
+  assert.throws(() => new Linear('4' as unknown as number, 3), /Linear\(4, 3\): inFeatures must be a positive integer, got string '4'/);
+  assert.throws(() => new Linear(NaN, 3), /inFeatures must be a positive integer, got NaN/);
+  assert.throws(() => new MLP(4, 0), /MLP\(4, 0\): hidden must be a positive integer, got 0/);
+  assert.throws(() => new MLP(-1, 8), /MLP\(-1, 8\): dim must be a positive integer, got -1/);
+  assert.throws(() => new MLP(4, 8, { dropout: 1 }), /MLP\(4, 8\): dropout must be a probability in \[0, 1\), got 1/);
+  assert.throws(() => new MLP(4, 8, { dropout: '0.1' as unknown as number }), /MLP\(4, 8\): dropout must be a probability in \[0, 1\), got string '0\.1'/);
+  assert.throws(() => new Dropout('0.5' as unknown as number), /Dropout: p must be in \[0, 1\), got string '0\.5'/);
+  // Names on Object.prototype are not activations.
+  for (const bad of ['toString', 'constructor', 'hasOwnProperty', '__proto__']) {
+    assert.throws(() => new MLP(4, 8, { activation: bad as MLPActivation }), new RegExp(`MLP: activation must be one of gelu, gelu_tanh, relu, silu, got '${bad}'`));
+  }
+  assert.throws(() => new MLP(4, 8, { activation: 3 as unknown as MLPActivation }), /MLP: activation must be one of .*, got 3/);
+  assert.throws(() => new LayerNorm(4, { eps: -1e-5 }), /LayerNorm\(4\): eps must be a finite number >= 0, got -0\.00001/);
+  assert.throws(() => new RMSNorm(4, { eps: NaN }), /RMSNorm\(4\): eps must be a finite number >= 0, got NaN/);
 });
 
 // ---- train / eval and dropout ----
@@ -483,7 +661,7 @@ test('optimizer errors: bad params, hyperparameters and state dicts are named', 
   assert.throws(() => new SGD([p], { lr: -1 }), /SGD: group 0: lr = -1 is out of range/);
   assert.throws(() => new SGD([p], { lr: 0.1, nesterov: true }), /SGD: group 0: nesterov needs momentum > 0 and dampening = 0/);
   assert.throws(() => new AdamW([{ params: [p], betas: [0.9, 1] }]), /AdamW: group 0: betas\[1\] = 1 is not in \[0, 1\)/);
-  assert.throws(() => new AdamW([p], { eps: NaN }), /AdamW: group 0: eps = NaN is out of range/);
+  assert.throws(() => new AdamW([p], { eps: NaN }), /AdamW: group 0: eps = NaN is not a finite number/);
   const opt = new AdamW([p]);
   p.grad = Tensor.zeros([4]);
   assert.throws(() => opt.step(), /AdamW\.step: parameter \[2,2\] has a gradient of shape \[4\]/);
@@ -496,6 +674,139 @@ test('optimizer errors: bad params, hyperparameters and state dicts are named', 
   const other = new AdamW([q]);
   assert.throws(() => other.loadStateDict(sd), /AdamW\.loadStateDict: state 'expAvg' of parameter 0 has shape \[2,2\] but the parameter has \[2,3\]/);
   assert.deepEqual(other.stateDict().state, {}, 'a failed load changes nothing');
+});
+
+test('optimizer step checks every group first: a NaN or string lr (a bad scheduler) is an error, not NaN parameters', () => {
+  for (const make of [(p: Tensor) => new AdamW([p], { lr: 0.1 }), (p: Tensor) => new SGD([{ params: [p] }], { lr: 0.1, momentum: 0.9 })]) {
+    const p = param([2, 2], 1);
+    const q = param([3], 2);
+    const opt = make(p);
+    p.grad = Tensor.ones([2, 2]);
+    opt.step();
+    const before = [...p.data];
+    const sd = opt.stateDict();
+    for (const [key, value, msg] of [
+      ['lr', NaN, /\.step: group 0: lr = NaN is not a finite number/],
+      ['lr', '0.1', /\.step: group 0: lr must be a number, got string '0\.1'/],
+      ['lr', undefined, /\.step: group 0: lr must be a number, got undefined/],
+      ['weightDecay', Infinity, /\.step: group 0: weightDecay = Infinity is not a finite number/],
+      ['lr', -0.5, /\.step: group 0: lr = -0\.5 is out of range/],
+    ] as const) {
+      const g = opt.paramGroups[0] as unknown as Record<string, unknown>;
+      const saved = g[key];
+      g[key] = value;
+      assert.throws(() => opt.step(), new RegExp(`^Error: ${opt.name}${msg.source}`));
+      g[key] = saved;
+    }
+    assert.deepEqual([...p.data], before, `${opt.name}: no parameter changed`);
+    assert.deepEqual(opt.stateDict().state[0], sd.state[0], `${opt.name}: no state changed`);
+    void q;
+  }
+  const opt = new AdamW([param([2], 3)]);
+  (opt.paramGroups[0] as { betas: unknown }).betas = [0.9, NaN];
+  assert.throws(() => opt.step(), /AdamW\.step: group 0: betas\[1\] = NaN is not a finite number/);
+});
+
+test('optimizer options: unknown keys are refused (snake_case gets its camelCase name), types are checked', () => {
+  const p = param([2, 2], 1);
+  assert.throws(() => new AdamW([p], { weight_decay: 0.1 } as Partial<AdamWOptions>), /AdamW: options: unknown option 'weight_decay' \(did you mean 'weightDecay'\?\); expected one of lr, betas, eps, weightDecay, amsgrad, maximize/);
+  assert.throws(() => new SGD([p], { lr: 0.1, foreach: true } as unknown as SGDOptions), /SGD: options: unknown option 'foreach'; expected one of/);
+  assert.throws(() => new SGD([{ params: [p], Momentum: 0.9 } as unknown as ParamGroupSpec<SGDOptions>], { lr: 0.1 }), /SGD: group 0: unknown option 'Momentum' \(did you mean 'momentum'\?\)/);
+  assert.throws(() => new SGD([p], { lr: 0.1, momentum: '0.9' as unknown as number }), /SGD: group 0: momentum must be a number, got string '0\.9'/);
+  assert.throws(() => new SGD([p], { lr: 0.1, nesterov: 'false' as unknown as boolean }), /SGD: group 0: nesterov must be true or false, got string 'false'/);
+  assert.throws(() => new AdamW([p], { amsgrad: 1 as unknown as boolean }), /AdamW: group 0: amsgrad must be true or false, got 1/);
+  assert.throws(() => new AdamW([p], { betas: '0.9,0.99' as unknown as [number, number] }), /AdamW: group 0: betas must be \[beta1, beta2\], got string '0\.9,0\.99'/);
+  assert.throws(() => new AdamW([p], 0.1 as unknown as Partial<AdamWOptions>), /AdamW: options must be an object such as \{ lr: 0\.001 \}, got 0\.1/);
+  assert.throws(() => new SGD([p], {} as { lr: number }), /SGD: group 0: lr must be a number, got undefined/);
+  // lr may come from the groups instead.
+  assert.equal(new SGD([{ params: [p], lr: 0.2 }], {} as { lr: number }).paramGroups[0].lr, 0.2);
+});
+
+test('optimizer params: a lone Tensor or a Module gets a message saying what to pass', () => {
+  const m = new MLP(2, 3);
+  const p = m.fc.weight;
+  assert.throws(() => new SGD(p as unknown as Tensor[], { lr: 0.1 }), /SGD: params is a single Tensor \[3,2\]; pass a list of tensors \(\[t\]\) or model\.parameters\(\)/);
+  assert.throws(() => new AdamW(m as unknown as Tensor[]), /AdamW: params is a Module \(MLP\); pass model\.parameters\(\)/);
+  assert.throws(() => new AdamW([m] as unknown as Tensor[]), /AdamW: params element 0 is a Module \(MLP\); pass model\.parameters\(\)/);
+  assert.throws(() => new AdamW([{ params: p }] as unknown as Tensor[]), /AdamW: group 0 params is a single Tensor \[3,2\]/);
+  assert.throws(() => new AdamW([{ params: m }] as unknown as Tensor[]), /AdamW: group 0 params is a Module \(MLP\); pass model\.parameters\(\)/);
+  assert.throws(() => new AdamW(undefined as unknown as Tensor[]), /AdamW: params must be a list of tensors \(model\.parameters\(\)\) or of parameter groups/);
+  assert.throws(() => new AdamW([{ params: [p, 3] }] as unknown as Tensor[]), /AdamW: group 0 parameter 1 is 3, not a Tensor/);
+  assert.equal(new AdamW(m.parameters()).paramGroups[0].params.length, 4);
+});
+
+test('optimizer stateDict names its optimizer; loadStateDict checks the name and every state entry', () => {
+  const p = param([2, 2], 1);
+  const adam = new AdamW([p], { amsgrad: true });
+  p.grad = Tensor.ones([2, 2]);
+  adam.step();
+  const sd = adam.stateDict();
+  assert.equal(sd.optimizer, 'AdamW');
+  const sgd = new SGD([p], { lr: 0.1, momentum: 0.9 });
+  sgd.step();
+  assert.equal(sgd.stateDict().optimizer, 'SGD');
+  assert.throws(() => sgd.loadStateDict(sd), /SGD\.loadStateDict: the state dict is from 'AdamW', not SGD/);
+  assert.throws(() => new AdamW([p]).loadStateDict(sgd.stateDict()), /AdamW\.loadStateDict: the state dict is from 'SGD', not AdamW/);
+  const { optimizer: _, ...unnamed } = sd;
+  assert.throws(() => new AdamW([p]).loadStateDict(unnamed as OptimizerStateDict), /AdamW\.loadStateDict: the state dict does not name its optimizer/);
+
+  const fresh = () => new AdamW([param([2, 2], 2)], { amsgrad: true });
+  const edit = (f: (s: Record<string, unknown>) => void): OptimizerStateDict => {
+    const copy = adam.stateDict();
+    f(copy.state[0] as Record<string, unknown>);
+    return copy;
+  };
+  const target = fresh();
+  assert.throws(() => target.loadStateDict(edit((s) => delete s.expAvgSq)), /AdamW\.loadStateDict: state of parameter 0 \[2,2\] has no 'expAvgSq' \(AdamW keeps expAvg, expAvgSq, maxExpAvgSq, step\)/);
+  assert.throws(() => target.loadStateDict(edit((s) => delete s.step)), /has no 'step'/);
+  assert.throws(() => target.loadStateDict(edit((s) => (s.exp_avg = s.expAvg))), /state of parameter 0 \[2,2\]: unknown entry 'exp_avg' \(did you mean 'expAvg'\?\)/);
+  assert.throws(() => target.loadStateDict(edit((s) => (s.expAvg = 0))), /'expAvg' is 0, not a Tensor/);
+  assert.throws(() => target.loadStateDict(edit((s) => (s.step = 1.5))), /'step' must be an integer >= 0, got 1\.5/);
+  assert.throws(() => target.loadStateDict(edit((s) => (s.maxExpAvgSq = Tensor.zeros([2, 2]).toBool()))), /'maxExpAvgSq' must be float32, got bool/);
+  const badGroup = adam.stateDict();
+  badGroup.paramGroups[0].weight_decay = 0.1;
+  assert.throws(() => target.loadStateDict(badGroup), /AdamW\.loadStateDict: group 0 of the state dict: unknown hyperparameter 'weight_decay' \(did you mean 'weightDecay'\?\)/);
+  const nanLr = adam.stateDict();
+  nanLr.paramGroups[0].lr = NaN;
+  assert.throws(() => target.loadStateDict(nanLr), /AdamW\.loadStateDict: group 0 of the state dict: lr = NaN is not a finite number/);
+  assert.deepEqual(target.stateDict().state, {}, 'failed loads change nothing');
+  // SGD needs its momentum buffer.
+  const sgdSd = sgd.stateDict();
+  delete (sgdSd.state[0] as Record<string, unknown>).momentumBuffer;
+  assert.throws(() => new SGD([p], { lr: 0.1, momentum: 0.9 }).loadStateDict(sgdSd), /SGD\.loadStateDict: state of parameter 0 \[2,2\] has no 'momentumBuffer'/);
+});
+
+test('optimizer state dict through JSON: refused with a clear error; rebuilt tensors load and resume bit for bit', () => {
+  const p = param([2, 3], 1);
+  const opt = new AdamW([p], { lr: 0.01 });
+  const grads = [1, 2, 3].map((k) => Tensor.randn([2, 3], { generator: gen(k) }));
+  p.grad = grads[0];
+  opt.step();
+  const saved = { p: p.detach().clone(), sd: JSON.stringify(opt.stateDict()) };
+  for (const g of grads.slice(1)) {
+    p.grad = g;
+    opt.step();
+  }
+  const parsed = JSON.parse(saved.sd) as OptimizerStateDict;
+  const q = saved.p.clone().detach();
+  q.requiresGrad = true;
+  const opt2 = new AdamW([q], { lr: 0.01 });
+  assert.throws(() => opt2.loadStateDict(parsed), /AdamW\.loadStateDict: state of parameter 0 \[2,3\]: 'expAvg' is an object \(Object\), not a Tensor \(a JSON round trip turns Tensors into plain objects/);
+  // The documented way: rebuild each tensor from its shape and data.
+  for (const s of Object.values(parsed.state) as Record<string, unknown>[]) {
+    for (const [k, v] of Object.entries(s)) {
+      if (typeof v === 'object' && v !== null) {
+        const t = v as { shape: number[]; data: Record<string, number> };
+        s[k] = new Tensor(Float32Array.from(Object.values(t.data)), t.shape);
+      }
+    }
+  }
+  opt2.loadStateDict(parsed);
+  for (const g of grads.slice(1)) {
+    q.grad = g;
+    opt2.step();
+  }
+  assert.deepEqual([...q.data], [...p.data]);
 });
 
 // ---- clipGradNorm ----

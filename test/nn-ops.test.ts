@@ -12,7 +12,9 @@ import assert from 'node:assert/strict';
 import { Tensor, noGrad } from '../src/tensor/tensor.js';
 import { Generator, manualSeed } from '../src/tensor/random.js';
 import * as ops from '../src/ops/elementwise.js';
-import { sum, mean, max } from '../src/ops/reduce.js';
+import { sum, mean, max, argmax } from '../src/ops/reduce.js';
+import { reduce, sumGeneral } from '../src/backend/reference/reduce.js';
+import { nn } from '../src/backend/reference/nn.js';
 import { softmax, logSoftmax, layerNorm, rmsNorm, embedding, dropout, crossEntropy, type CrossEntropyOptions } from '../src/ops/nn.js';
 import { gradcheck, param } from './helpers/gradcheck.js';
 import { assertClose } from './helpers/allclose.js';
@@ -250,8 +252,24 @@ test('gradcheck dropout with a fixed seed', () => {
   gradcheck((x) => dropout(x, 0.4, { generator: new Generator(3) }), [param([3, 17], 27)]);
 });
 
-test('dropout rejects p outside [0, 1)', () => {
-  for (const p of [1, -0.1, 1.5, NaN]) assert.throws(() => dropout(Tensor.zeros([2]), p), /dropout: p must be in \[0, 1\), got/);
+test('dropout rejects p outside [0, 1]', () => {
+  for (const p of [-0.1, 1.5, 1 + 1e-9]) assert.throws(() => dropout(Tensor.zeros([2]), p), /dropout: p must be in \[0, 1\], got/);
+  assert.throws(() => dropout(Tensor.zeros([2]), NaN), /dropout: p must be a finite number, got NaN/);
+  assert.throws(() => dropout(Tensor.zeros([2]), '0.5' as unknown as number), /dropout: p must be a finite number, got string/);
+});
+
+test('dropout with p = 1 gives zeros and a zero gradient (as PyTorch), draws no mask', () => {
+  const x = param([3, 17], 28);
+  const g = new Generator(5);
+  const y = dropout(x, 1, { generator: g });
+  assert.deepEqual([...y.shape], [3, 17]);
+  assert.ok(y.data.every((v) => Object.is(Math.abs(v), 0)), 'all zeros');
+  sum(y).backward();
+  assert.ok(x.grad!.data.every((v) => v === 0));
+  assert.equal(g.uniform(), new Generator(5).uniform(), 'the generator is not advanced');
+  assert.equal(dropout(x, 1, { training: false }), x, 'eval mode: still the identity');
+  // x * 0, as PyTorch: a NaN or Infinity in x is not hidden.
+  assert.ok(Number.isNaN(dropout(Tensor.fromArray([Infinity]), 1).data[0]));
 });
 
 // ---- crossEntropy ----
@@ -388,4 +406,110 @@ test('no graph is recorded inside noGrad or without inputs that require grad', (
   const w = param([3], 33);
   sum(rmsNorm(x.detach(), w)).backward();
   assert.ok(w.grad !== null);
+});
+
+// ---- 0-d tensors and empty axis lists in reductions ----
+
+test('reductions of a 0-d tensor accept axis -1 and 0, as PyTorch (mean is not NaN)', () => {
+  const s = Tensor.fromArray(5, [], true);
+  for (const a of [0, -1, [0], [-1]]) {
+    for (const keepdim of [false, true]) {
+      for (const f of [sum, mean]) {
+        const y = f(s, a, { keepdim });
+        assert.deepEqual([...y.shape], []);
+        assert.equal(y.item(), 5, `${f.name}(x, ${JSON.stringify(a)}, keepdim ${keepdim})`);
+      }
+    }
+    if (typeof a === 'number') {
+      assert.equal(max(s, a).item(), 5);
+      assert.deepEqual([...max(s, a, { keepdim: true }).shape], []);
+      assert.equal(argmax(s, a).item(), 0);
+    }
+  }
+  s.zeroGrad();
+  mean(s, 0).backward();
+  assert.equal(s.grad!.item(), 1);
+  for (const f of [sum, mean]) {
+    assert.throws(() => f(s, 1), new RegExp(`${f.name}: axis 1 is out of range for a tensor of 0 dimensions \\(expected -1..0\\)`));
+    assert.throws(() => f(s, [0, -1]), new RegExp(`${f.name}: axes \\[0,-1\\] repeat an axis`));
+  }
+  assert.throws(() => max(s, -2), /max: axis -2 is out of range for a tensor of 0 dimensions/);
+  assert.throws(() => argmax(s, 1), /argmax: axis 1 is out of range/);
+  // Softmax of a 0-d tensor along -1 or 0 is 1.
+  assert.equal(softmax(s, 0).item(), 1);
+  assert.equal(softmax(s, -1).item(), 1);
+});
+
+test('sum and mean over an empty list of axes reduce every axis, as PyTorch 1.13', () => {
+  const x = Tensor.fromArray([[1, 2, 3], [4, 5, 6]]);
+  assert.deepEqual([...sum(x, []).shape], []);
+  assert.equal(sum(x, []).item(), 21);
+  assert.equal(mean(x, []).item(), 3.5);
+  assert.deepEqual(sum(x, [], { keepdim: true }).toArray(), [[21]]);
+  assert.deepEqual(mean(x, [], { keepdim: true }).toArray(), [[3.5]]);
+});
+
+test('reduction argument errors name the op and the argument', () => {
+  const x = Tensor.zeros([2, 3]);
+  assert.throws(() => sum(x, NaN), /sum: axis must be a finite number, got NaN/);
+  assert.throws(() => mean(x, [0, 'a' as unknown as number]), /mean: axis must be a finite number, got string/);
+  assert.throws(() => sum(x, '0' as unknown as number), /sum: axes must be a number or an array of numbers, got string/);
+  assert.throws(() => sum(x, 0, { keepdim: 1 as unknown as boolean }), /sum: keepdim must be a boolean, got 1/);
+  assert.throws(() => max(x, 0.5), /max: axis 0.5 is out of range/);
+  assert.throws(() => mean(Tensor.zeros([0, 3]), 0), /mean: reducing \[0,3\] over an empty axis/);
+});
+
+// ---- reference kernels: fast paths against the general paths ----
+
+/** Deterministic values with signs, magnitudes from 1e-3 to 1e3 (so float64 vs float32 order matters), and -0. */
+function values(n: number, seed: number): Float32Array {
+  const g = new Generator(seed);
+  return Float32Array.from({ length: n }, (_, i) => (i % 29 === 0 ? -0 : g.normal() * 10 ** g.int(-3, 4)));
+}
+
+test('sum kernel: the [outer, n, inner] path for contiguous axes agrees bit for bit with the general path, sizes 1, 3, 17, 65, 127', () => {
+  const sizes = [1, 3, 17, 65, 127];
+  const shapes: number[][] = [[], ...sizes.map((n) => [n])];
+  for (const [i, a] of sizes.entries()) {
+    const b = sizes[(i + 1) % sizes.length];
+    const c = sizes[(i + 3) % sizes.length];
+    shapes.push([a, b], [b, a], [a, b, c], [c, 1, a, 2]);
+  }
+  shapes.push([0, 3], [3, 0, 2]);
+  for (const [si, shape] of shapes.entries()) {
+    const x = values(shape.reduce((p, d) => p * d, 1), si);
+    const r = shape.length;
+    // Every subset of axes (contiguous runs take the fast path, the rest the general one).
+    for (let bits = 0; bits < 1 << r; bits++) {
+      const axes = Array.from({ length: r }, (_, d) => d).filter((d) => bits & (1 << d));
+      assert.deepEqual(reduce.sum(x, shape, axes), sumGeneral(x, shape, axes), `shape ${JSON.stringify(shape)} axes ${JSON.stringify(axes)}`);
+    }
+  }
+});
+
+/** The previous scatterAdd: one float64 [rows, cols] buffer, rows added in position order. */
+function scatterAddNaive(dy: Float32Array, rows: number, cols: number, ids: Int32Array): Float32Array {
+  const acc = new Float64Array(rows * cols);
+  for (let i = 0; i < ids.length; i++) for (let c = 0; c < cols; c++) acc[ids[i] * cols + c] += dy[i * cols + c];
+  return Float32Array.from(acc);
+}
+
+test('scatterAdd kernel: per-row float64 accumulation agrees bit for bit with a [vocab, dim] float64 buffer, sizes 1, 3, 17, 65, 127', () => {
+  const sizes = [1, 3, 17, 65, 127];
+  for (const [i, rows] of sizes.entries()) {
+    for (const cols of [sizes[(i + 1) % 5], sizes[(i + 3) % 5]]) {
+      for (const len of [0, 1, 3, 17, 65, 127]) {
+        const g = new Generator(rows * 1000 + cols * 10 + len);
+        // Few distinct ids for many positions, so rows repeat a lot (and in no particular order).
+        const ids = Int32Array.from({ length: len }, () => g.int(0, Math.min(rows, 1 + (len >> 2))));
+        const dy = values(len * cols, len + cols);
+        assert.deepEqual(nn.scatterAdd(dy, rows, cols, ids), scatterAddNaive(dy, rows, cols, ids), `rows ${rows} cols ${cols} len ${len}`);
+      }
+    }
+  }
+  // Ids in descending order and all the same row.
+  const dy = values(127 * 3, 9);
+  for (const ids of [Int32Array.from({ length: 127 }, (_, i) => 126 - i), new Int32Array(127).fill(5)]) {
+    assert.deepEqual(nn.scatterAdd(dy, 127, 3, ids), scatterAddNaive(dy, 127, 3, ids));
+  }
 });

@@ -17,6 +17,7 @@
 import { test } from 'node:test';
 import '../src/ops/methods.js';
 import { Tensor } from '../src/tensor/tensor.js';
+import { Generator } from '../src/tensor/random.js';
 import { mul } from '../src/ops/elementwise.js';
 import { sum } from '../src/ops/reduce.js';
 import { scaledDotProductAttention } from '../src/attention/sdpa.js';
@@ -125,3 +126,45 @@ for (const [name, c] of mhaCases) {
     t.diagnostic(ck.summary());
   });
 }
+
+/**
+ * Initialisation, against torch's own draws: the fixtures' MultiheadAttention weights are torch's initial
+ * values (generate_attention.py only overwrites the biases, which torch sets to 0). _reset_parameters
+ * draws xavier_uniform_ on the packed in_proj_weight [3E, E] (bound sqrt(6 / (E + 3E))) or on each of
+ * q/k/v_proj_weight [E, in] (bound sqrt(6 / (E + in))), and leaves out_proj.weight as Linear made it
+ * (bound 1/sqrt(E)). Torch's values must lie within those bounds and reach near them (>= 90%; the smallest
+ * matrix has 24 values, so that fails by chance with probability 0.9^24 < 8%, and these draws are fixed),
+ * and qkv's module of the same configuration must draw within the same bounds with zero biases.
+ */
+test('MultiHeadAttention initialisation has the bounds of torch.nn.MultiheadAttention._reset_parameters', (t) => {
+  const maxAbs = (x: Tensor): number => x.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  const lines: string[] = [];
+  for (const [name, c] of mhaCases) {
+    const state = torchState(c);
+    const outW = state.get('out_proj.weight')!;
+    const E = outW.shape[0];
+    const packed = state.get('in_proj_weight');
+    const kdim = packed ? E : state.get('k_proj_weight')!.shape[1];
+    const vdim = packed ? E : state.get('v_proj_weight')!.shape[1];
+    const ours = new MultiHeadAttention({ embedDim: E, numHeads: (c.params as { numHeads: number }).numHeads, kDim: kdim, vDim: vdim, bias: state.has('in_proj_bias'), generator: new Generator(E) });
+    const pairs: [string, Tensor, Tensor[], number][] = packed
+      ? [['in_proj_weight', packed, [ours.q.weight, ours.k.weight, ours.v.weight], Math.sqrt(6 / (E + 3 * E))]]
+      : [
+          ['q_proj_weight', state.get('q_proj_weight')!, [ours.q.weight], Math.sqrt(6 / (E + E))],
+          ['k_proj_weight', state.get('k_proj_weight')!, [ours.k.weight], Math.sqrt(6 / (E + kdim))],
+          ['v_proj_weight', state.get('v_proj_weight')!, [ours.v.weight], Math.sqrt(6 / (E + vdim))],
+        ];
+    pairs.push(['out_proj.weight', outW, [ours.out.weight], 1 / Math.sqrt(E)]);
+    for (const [key, torchW, ourWs, bound] of pairs) {
+      const tm = maxAbs(torchW);
+      const om = Math.max(...ourWs.map(maxAbs));
+      lines.push(`${name} ${key}: bound ${bound.toFixed(4)}, torch max ${tm.toFixed(4)}, qkv max ${om.toFixed(4)}`);
+      if (!(tm <= Math.fround(bound) && tm >= 0.9 * bound)) throw new Error(`${name}: torch's ${key} max |w| ${tm} does not fit bound ${bound}: the bound formula is wrong`);
+      if (!(om <= Math.fround(bound))) throw new Error(`${name}: qkv's weights for ${key} reach ${om} > torch's bound ${bound}`);
+    }
+    for (const lin of [ours.q, ours.k, ours.v, ours.out]) {
+      if (lin.bias !== null && lin.bias.data.some((x) => x !== 0)) throw new Error(`${name}: qkv's biases must start at 0, as torch's in_proj_bias and out_proj.bias`);
+    }
+  }
+  for (const line of lines) t.diagnostic(line);
+});

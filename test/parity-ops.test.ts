@@ -123,7 +123,7 @@ const OPS: Record<string, Op> = {
   split: (x, p) => sh.split(x.x, p.sizes as number | number[], num(p.axis)),
   stack: (x, p) => sh.stack(listed(x), num(p.axis)),
   broadcastTo: (x, p) => sh.broadcastTo(x.x, p.shape as number[]),
-  where: (x, p) => sh.where(x.cond, 'a' in p ? num(p.a) : x.a, 'b' in p ? num(p.b) : x.b),
+  where: (x, p) => sh.where(x.cond.dtype === 'bool' ? x.cond : ew.ne(x.cond, 0), 'a' in p ? num(p.a) : x.a, 'b' in p ? num(p.b) : x.b), // torch.where(cond != 0, ...) made the fixture
   maskedFill: (x, p) => sh.maskedFill(x.x, x.mask, num(p.value)),
 
   sum: (x, p) => red.sum(x.x, opt<number | number[]>(p, 'axes'), { keepdim: opt<boolean>(p, 'keepdim') }),

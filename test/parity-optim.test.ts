@@ -94,6 +94,7 @@ for (const [name, c] of Object.entries(fixture.cases)) {
       for (const [n, p] of Object.entries(params)) errs.check(p, toTensor(c.outputs[`step${k}.${n}`]), PARAM_TOL, `step ${k} ${n}`);
     }
     const sd = opt.stateDict();
+    assert.equal(sd.optimizer, kind, `${name}: the state dict names its optimizer`);
     // stateDict numbers parameters over the groups in order; map them back to their names.
     const order = (c.params as unknown as OptimParams).groups.flatMap((g) => g.params);
     let compared = 0;

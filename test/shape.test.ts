@@ -5,8 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor } from '../src/tensor/tensor.js';
-import { layout } from '../src/backend/reference/layout.js';
-import { add, mul, exp } from '../src/ops/elementwise.js';
+import { layout, whereGeneral } from '../src/backend/reference/layout.js';
+import { add, mul, exp, gt } from '../src/ops/elementwise.js';
 import { sum } from '../src/ops/reduce.js';
 import {
   reshape, transpose, permute, unsqueeze, squeeze, slice, concat, split, stack, broadcastTo, where, maskedFill,
@@ -141,7 +141,8 @@ test('slice: Python semantics (negative indices, clamping, empty)', () => {
 test('slice errors', () => {
   assert.throws(() => slice(Tensor.zeros([2, 3]), 2, 0, 1), /slice: axis 2 is out of range for a tensor of 2 dimensions/);
   assert.throws(() => slice(Tensor.zeros([2, 3]), 0, 0.5), /slice: start 0.5 must be an integer/);
-  assert.throws(() => slice(Tensor.zeros([2, 3]), 0, 0, NaN), /slice: end NaN must be an integer/);
+  assert.throws(() => slice(Tensor.zeros([2, 3]), 0, 0, NaN), /slice: end must be a finite number, got NaN/);
+  assert.throws(() => slice(Tensor.zeros([2, 3]), NaN, 0), /slice: axis must be a finite number, got NaN/);
   assert.throws(() => slice(Tensor.fromArray(3), 0, 0), /slice: a scalar \(shape \[\]\) has no axis to cut/);
 });
 
@@ -279,8 +280,9 @@ test('where: tensors and numbers, broadcasting all three', () => {
   assert.deepEqual(where(cond, a, -1).toArray(), [[1, -1, 3], [4, -1, 6]]);
   assert.deepEqual(where(cond, 0, b).toArray(), [[0, 10, 0], [0, 20, 0]]);
   assert.deepEqual(where(cond, 1, 2).toArray(), [1, 2, 1]);
-  // A float cond reads nonzero as true.
-  assert.deepEqual(where(Tensor.fromArray([[0], [0.5]]), a, 0).toArray(), [[0, 0, 0], [4, 5, 6]]);
+  // A float cond must be made bool first, as in PyTorch: .toBool() reads nonzero as true.
+  assert.deepEqual(where(Tensor.fromArray([[0], [0.5]]).toBool(), a, 0).toArray(), [[0, 0, 0], [4, 5, 6]]);
+  assert.deepEqual(where(gt(Tensor.fromArray([[-1], [0.5]]), 0), a, 0).toArray(), [[0, 0, 0], [4, 5, 6]]);
   assert.equal(where(cond, cond, Tensor.fromArray([false])).dtype, 'bool');
   assert.equal(where(cond, cond, 0).dtype, 'float32');
 });
@@ -296,10 +298,18 @@ test('where: gradient to a where cond is true, to b where false, summed to their
 
 test('where errors name cond, a and b', () => {
   assert.throws(
-    () => where(Tensor.zeros([2, 3]), Tensor.zeros([4]), 0),
+    () => where(Tensor.zeros([2, 3]).toBool(), Tensor.zeros([4]), 0),
     /where: cond \[2,3\], a \[4\] and b \[\] cannot be broadcast together/,
   );
-  assert.throws(() => where(Tensor.zeros([3]), 1, Tensor.zeros([2, 2])), /where: cond \[3\], a \[\] and b \[2,2\] cannot be broadcast/);
+  assert.throws(() => where(Tensor.zeros([3]).toBool(), 1, Tensor.zeros([2, 2])), /where: cond \[3\], a \[\] and b \[2,2\] cannot be broadcast/);
+  // cond must be bool, as in PyTorch; the message says how to make one.
+  assert.throws(
+    () => where(Tensor.fromArray([1, 0, 1]), 1, 2),
+    /^ShapeError: where: cond must be a bool tensor, got float32 \[3\]: call \.toBool\(\) on it \(nonzero = true\) or build it with a comparison such as x\.gt\(0\)$/,
+  );
+  assert.throws(() => where('yes' as unknown as Tensor, 1, 2), /^ShapeError: where: cond must be a Tensor, got string$/);
+  assert.throws(() => where(Tensor.fromArray([true]), '1' as unknown as number, 2), /where: a must be a Tensor or a number, got string/);
+  assert.throws(() => where(Tensor.fromArray([true]), 1, NaN), /where: b must be a number \(not NaN\), got NaN/);
 });
 
 test('gradcheck where', () => {
@@ -308,9 +318,10 @@ test('gradcheck where', () => {
   gradcheck((a, b) => where(pattern, a, b), [param([3, 2, 17], 1), param([2, 1], 2)]);
   gradcheck((a) => where(pattern, a, 5), [param([17], 3)]);
   gradcheck((b) => where(pattern, -1, exp(b)), [param([1, 1, 17], 4)]);
-  // cond never gets a gradient, even when it is a float tensor that requires one.
+  // A float cond, even one that requires grad, is refused rather than read as nonzero = true.
   const c = Tensor.fromArray([1, 0, 1], undefined, true);
-  gradcheck((a, b) => where(c, a, b), [param([3], 5), param([3], 6)]);
+  assert.throws(() => where(c, param([3], 5), param([3], 6)), /where: cond must be a bool tensor, got float32 \[3\]/);
+  gradcheck((a, b) => where(gt(c, 0), a, b), [param([3], 5), param([3], 6)]);
   assert.equal(c.grad, null);
 });
 
@@ -335,9 +346,18 @@ test('maskedFill: gradient zero where filled', () => {
 });
 
 test('maskedFill errors name the mask and x shapes', () => {
-  assert.throws(() => maskedFill(Tensor.zeros([2, 3]), Tensor.zeros([3, 3]), 0), /^ShapeError: maskedFill: mask \[3,3\] cannot be broadcast to x's shape \[2,3\]$/);
+  assert.throws(() => maskedFill(Tensor.zeros([2, 3]), Tensor.zeros([3, 3]).toBool(), 0), /^ShapeError: maskedFill: mask \[3,3\] cannot be broadcast to x's shape \[2,3\]$/);
   // Broadcastable with x but to a bigger shape: x cannot grow.
-  assert.throws(() => maskedFill(Tensor.zeros([3]), Tensor.zeros([2, 3]), 0), /maskedFill: mask \[2,3\] cannot be broadcast to x's shape \[3\]/);
+  assert.throws(() => maskedFill(Tensor.zeros([3]), Tensor.zeros([2, 3]).toBool(), 0), /maskedFill: mask \[2,3\] cannot be broadcast to x's shape \[3\]/);
+  // The mask must be bool, as in PyTorch: a float 0/-Infinity tensor is an additive mask, not a bool one.
+  assert.throws(
+    () => maskedFill(Tensor.zeros([2, 3]), Tensor.zeros([3]), 0),
+    /^ShapeError: maskedFill: mask must be a bool tensor, got float32 \[3\]: call \.toBool\(\) on it \(nonzero = true\) or build it with a comparison such as x\.gt\(0\)$/,
+  );
+  assert.throws(() => maskedFill(Tensor.zeros([3]), 'causal' as unknown as Tensor, 0), /^ShapeError: maskedFill: mask must be a Tensor, got string$/);
+  assert.throws(() => maskedFill([1, 2] as unknown as Tensor, Tensor.fromArray([true]), 0), /maskedFill: x must be a Tensor, got an array of length 2/);
+  assert.throws(() => maskedFill(Tensor.zeros([3]), Tensor.fromArray([true]), NaN), /maskedFill: value must be a number \(not NaN\), got NaN/);
+  assert.throws(() => maskedFill(Tensor.zeros([3]), Tensor.fromArray([true]), Tensor.zeros([1])), /maskedFill: value must be a number or a 0-d Tensor \(shape \[\]\), got a Tensor of shape \[1\]/);
 });
 
 test('gradcheck maskedFill', () => {
@@ -345,4 +365,67 @@ test('gradcheck maskedFill', () => {
   gradcheck((x) => maskedFill(exp(x), mask, -3), [param([2, 17, 3], 1)]);
   gradcheck((x) => maskedFill(x, Tensor.fromArray([true]), 0), [param([1], 2)]);
   gradcheck((x) => add(maskedFill(x, Tensor.fromArray([false, true, false]), 1e9), 1), [param([3, 3], 3)]);
+});
+
+test('maskedFill: a 0-d Tensor value, as PyTorch; it gets the gradient of the filled positions', () => {
+  const mask = Tensor.fromArray([[true, false, true], [false, false, true]]);
+  const x = Tensor.fromArray([[1, 2, 3], [4, 5, 6]], undefined, true);
+  const v = Tensor.fromArray(-2, [], true);
+  const y = maskedFill(x, mask, v);
+  assert.deepEqual(y.toArray(), [[-2, 2, -2], [4, 5, -2]]);
+  sum(mul(y, Tensor.fromArray([[1, 2, 3], [4, 5, 6]]))).backward();
+  assert.deepEqual(v.grad!.toArray(), 1 + 3 + 6);
+  assert.deepEqual(x.grad!.toArray(), [[0, 2, 0], [4, 5, 0]]);
+  // A value that does not require grad is just its item; a bool x stays bool.
+  assert.deepEqual(maskedFill(Tensor.zeros([2]), Tensor.fromArray([true, false]), Tensor.fromArray(-Infinity, [])).toArray(), [-Infinity, 0]);
+  assert.equal(maskedFill(Tensor.fromArray([false, false]), Tensor.fromArray([true, false]), Tensor.fromArray(3, [])).dtype, 'bool');
+  gradcheck((x, v) => maskedFill(exp(x), mask, v), [param([4, 2, 3], 7), param([], 8)]);
+});
+
+test('0-d tensors: squeeze and transpose accept axis -1 and 0, as PyTorch', () => {
+  const s = Tensor.fromArray(5, []);
+  for (const a of [0, -1]) {
+    assert.deepEqual(shapeOf(squeeze(s, a)), []);
+    assert.deepEqual(shapeOf(transpose(s, a, 0)), []);
+  }
+  assert.throws(() => squeeze(s, 1), /squeeze: axis 1 is out of range for a tensor of 0 dimensions \(expected -1..0\)/);
+  assert.throws(() => transpose(s, 0, -2), /transpose: axis -2 is out of range for a tensor of 0 dimensions/);
+  assert.deepEqual(shapeOf(unsqueeze(s, -1)), [1]);
+});
+
+// ---- the reference where's fast path against its general path ----
+
+/** Values with zeros, NaN (a true cond) and -0, deterministic. */
+function pattern(n: number, seed: number): Float32Array {
+  return Float32Array.from({ length: n }, (_, i) => {
+    const r = (i * 7 + seed * 13) % 11;
+    return r === 0 ? NaN : r < 5 ? 0 : r === 5 ? -0 : r - 7.5;
+  });
+}
+
+test('where kernel: the same-shape / scalar / trailing-broadcast fast path agrees with the general path on sizes 1, 3, 17, 65, 127', () => {
+  const sizes = [1, 3, 17, 65, 127];
+  for (const [k, n] of sizes.entries()) {
+    const m = sizes[(k + 2) % sizes.length]; // pairs (1,17), (3,65), (17,127), (65,1), (127,3)
+    const out = [2, n, m];
+    // Each operand shape: the same shape, a scalar, all ones, a trailing block with or without leading 1s,
+    // and (general path) shapes broadcast in the middle or at the end.
+    const shapes: number[][] = [out, [], [1], [1, 1, 1], [n, m], [1, n, m], [m], [1, 1, m], [2, 1, m], [1, n, 1], [2, n, 1]];
+    for (const [ci, cs] of shapes.entries()) {
+      for (const as of [out, [], [n, m], [1, m], [n, 1]]) {
+        for (const bs of [out, [], [1, 1, m], [2, 1, 1]]) {
+          const size = (s: number[]) => s.reduce((p, d) => p * d, 1);
+          const c = pattern(size(cs), ci);
+          const a = Float32Array.from({ length: size(as) }, (_, i) => i + 0.5);
+          const b = Float32Array.from({ length: size(bs) }, (_, i) => -i - 0.25);
+          const fast = layout.where(c, cs, a, as, b, bs, out);
+          const general = whereGeneral(c, cs, a, as, b, bs, out);
+          assert.deepEqual(fast, general, `cond ${JSON.stringify(cs)} a ${JSON.stringify(as)} b ${JSON.stringify(bs)} out ${JSON.stringify(out)}`);
+        }
+      }
+    }
+  }
+  // Empty outputs and a 0-d output.
+  assert.deepEqual(layout.where(new Float32Array(0), [0, 3], Float32Array.of(1), [], Float32Array.of(2), [], [0, 3]), new Float32Array(0));
+  assert.deepEqual([...layout.where(Float32Array.of(0), [], Float32Array.of(1), [], Float32Array.of(2), [], [])], [2]);
 });

@@ -37,14 +37,20 @@ import { gt, le, mul, eq, sub, abs, lt } from '../ops/elementwise.js';
 /** How query positions line up with key positions when seqQ != seqK (see the module comment). */
 export type MaskAlign = 'bottom-right' | 'top-left';
 
-function checkLength(op: string, name: string, n: number): void {
+/** Throws unless n is a non-negative integer (a sequence length); `op` and `name` name the caller and the argument. */
+export function checkLength(op: string, name: string, n: number): void {
   if (!Number.isInteger(n) || n < 0) throw new ShapeError(`${op}: ${name} must be a non-negative integer, got ${n}`);
 }
 
-function checkAlign(op: string, align: unknown): asserts align is MaskAlign {
+/**
+ * Throws unless `align` is a MaskAlign; `op` names the caller in the error. Shared by every function that
+ * takes an alignment (the mask builders here, alibiBias), so they all accept and explain the same values.
+ */
+export function checkAlign(op: string, align: unknown): asserts align is MaskAlign {
   if (align !== 'bottom-right' && align !== 'top-left') {
     throw new ShapeError(
-      `${op}: align must be 'bottom-right' (the last query sees every key: KV-cache decoding, FlashAttention) or 'top-left' (query i sees keys 0..i: PyTorch's is_causal), got ${String(align)}`,
+      `${op}: align must be 'bottom-right' or 'top-left', got ${typeof align === 'string' ? `'${align}'` : String(align)} ` +
+        `('bottom-right': the last query sees every key, KV-cache decoding and FlashAttention; 'top-left': query i sees keys 0..i, PyTorch's is_causal)`,
     );
   }
 }

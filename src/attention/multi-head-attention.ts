@@ -4,6 +4,21 @@
  *
  * Children are four Linear layers `q`, `k`, `v`, `out`, so the state names are `q.weight`, `k.weight`,
  * `v.weight`, `out.weight` (+ biases). `fromTorchState` maps PyTorch's `in_proj_weight` layout onto them.
+ *
+ * Initialisation follows `nn.MultiheadAttention._reset_parameters`:
+ *
+ * - q, k, v weights: xavier_uniform_, U(-a, a) with a = sqrt(6 / (fan_in + fan_out)). PyTorch applies it
+ *   to the packed `in_proj_weight` [3E, E] when kDim == vDim == embedDim, so all three share the bound
+ *   a = sqrt(6 / (E + 3E)); otherwise (separate `q/k/v_proj_weight`) to each matrix, a = sqrt(6 / (in + out))
+ *   of that matrix. Grouped-query attention (numKVHeads < numHeads) has no PyTorch counterpart; there the
+ *   three matrices have different shapes and cannot be packed, so each gets its own xavier bound, as
+ *   PyTorch's separate-weights case: q sqrt(6 / (E + E)), k sqrt(6 / (kDim + numKVHeads·headDim)),
+ *   v sqrt(6 / (vDim + numKVHeads·headDim)).
+ * - q, k, v and out biases: zero (`in_proj_bias` and `out_proj.bias`).
+ * - out weight: Linear's default, U(-1/sqrt(E), 1/sqrt(E)) (PyTorch leaves `out_proj.weight` as its
+ *   NonDynamicallyQuantizableLinear made it).
+ *
+ * The values themselves differ from PyTorch's (another generator); the distributions are the same.
  */
 import '../ops/methods.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -43,7 +58,12 @@ export type RotaryHook = (x: Tensor, role: 'q' | 'k') => Tensor;
 export interface MultiHeadAttentionForwardOptions {
   /** bool [batch, seqK]: true = a real token that may be attended, false = padding. (PyTorch's key_padding_mask is the inverse.) */
   keyMask?: Tensor | null;
-  /** As scaledDotProductAttention: bool (true = may attend) or float (additive), broadcastable to [batch, numHeads, seqQ, seqK]. */
+  /**
+   * As scaledDotProductAttention: bool (true = may attend) or float (additive), broadcastable to
+   * [batch, numHeads, seqQ, seqK] (e.g. [seqQ, seqK], [batch, 1, seqQ, seqK]). A 3-D mask must be
+   * [1, seqQ, seqK]: PyTorch's 3-D attn_mask is [batch * numHeads, seqQ, seqK], which would broadcast here
+   * as [heads, seqQ, seqK] and mean something else, so it is refused; reshape it to 4-D.
+   */
   mask?: Tensor | null;
   /** As scaledDotProductAttention: true (seqQ == seqK only), 'bottom-right' or 'top-left'. */
   causal?: boolean | MaskAlign;
@@ -108,6 +128,15 @@ export class MultiHeadAttention extends Module {
     this.k = new Linear(this.kDim, kvWidth, { bias, generator });
     this.v = new Linear(this.vDim, kvWidth, { bias, generator });
     this.out = new Linear(embedDim, embedDim, { bias, generator });
+    // PyTorch's _reset_parameters (see the module comment): xavier on q, k, v; zero biases; out.weight as Linear.
+    const packed = this.kDim === embedDim && this.vDim === embedDim && numKVHeads === numHeads;
+    for (const lin of [this.q, this.k, this.v]) {
+      const a = packed ? Math.sqrt(6 / (embedDim + 3 * embedDim)) : Math.sqrt(6 / (lin.inFeatures + lin.outFeatures));
+      lin.weight = Tensor.rand([lin.outFeatures, lin.inFeatures], { low: -a, high: a, generator, requiresGrad: true });
+    }
+    for (const lin of [this.q, this.k, this.v, this.out]) {
+      if (lin.bias !== null) lin.bias = Tensor.zeros([lin.outFeatures], true);
+    }
   }
 
   /**
@@ -137,6 +166,23 @@ export class MultiHeadAttention extends Module {
     }
 
     const H = this.numHeads;
+    const mask0 = opts.mask ?? null;
+    // Checked here, before keyMask is folded in: after that an error would show the combined mask's shape.
+    if (mask0 !== null) {
+      const scores = [batch, H, seqQ, seqK];
+      const want = `[batch, numHeads, seqQ, seqK] = ${fmt(scores)}`;
+      if (mask0.ndim === 3 && mask0.shape[0] !== 1) {
+        throw new ShapeError(
+          `${name}: a 3-D mask must be [1, seqQ, seqK]; got mask ${fmt(mask0.shape)}. PyTorch's 3-D attn_mask is [batch * numHeads, seqQ, seqK], ` +
+            `which here would broadcast as [numHeads, seqQ, seqK] and mean something else; pass a 4-D mask [batch, 1, seqQ, seqK] = [${batch},1,${seqQ},${seqK}] ` +
+            `(or [batch, numHeads, seqQ, seqK] for per-head masks) (scores ${want}; ${shapes})`,
+        );
+      }
+      if (mask0.ndim > 4 || !mask0.shape.every((d, i) => d === 1 || d === scores[4 - mask0.ndim + i])) {
+        throw new ShapeError(`${name}: mask ${fmt(mask0.shape)} cannot broadcast to the scores ${want} (each size must match or be 1) (${shapes})`);
+      }
+    }
+
     const Hkv = this.numKVHeads;
     const D = this.headDim;
     // [batch, seq, heads * headDim] -> [batch, heads, seq, headDim]
@@ -150,7 +196,7 @@ export class MultiHeadAttention extends Module {
     }
 
     // keyMask and a bool mask are both "may attend", so they combine by and; a float mask stays additive.
-    let mask = opts.mask ?? null;
+    let mask = mask0;
     if (keyMask !== null) {
       const pad = paddingMask(keyMask); // [batch, 1, 1, seqK]
       mask = mask === null || mask.dtype === 'bool' ? combineMasks(mask, pad) : mask.add(where(pad, 0, -Infinity));
@@ -177,6 +223,8 @@ export class MultiHeadAttention extends Module {
    * when kdim == vdim == embed_dim, or `q_proj_weight` [E, E], `k_proj_weight` [E, kdim], `v_proj_weight`
    * [E, vdim] otherwise; the output projection is `out_proj.weight` / `out_proj.bias`. `add_bias_kv`
    * (`bias_k`, `bias_v`) has no counterpart here and is refused. Give `batch_first=True` inputs to forward.
+   * Shapes are checked against E (from `out_proj.weight`), and the state must hold both `in_proj_bias` and
+   * `out_proj.bias` (bias=True) or neither (bias=False); errors name the torch key.
    */
   static fromTorchState(
     state: Map<string, Tensor> | Record<string, Tensor>,
@@ -194,6 +242,9 @@ export class MultiHeadAttention extends Module {
       throw new Error(`${name}: add_bias_kv (bias_k, bias_v) is not supported`);
     }
     const outW = need('out_proj.weight');
+    if (outW.ndim !== 2 || outW.shape[0] !== outW.shape[1]) {
+      throw new ShapeError(`${name}: out_proj.weight must be [E, E] (E = embed_dim), got ${fmt(outW.shape)}`);
+    }
     const E = outW.shape[0];
     let wq: Tensor, wk: Tensor, wv: Tensor;
     const packed = get('in_proj_weight');
@@ -203,9 +254,30 @@ export class MultiHeadAttention extends Module {
       }
       [wq, wk, wv] = packed.split(E, 0);
     } else {
-      [wq, wk, wv] = [need('q_proj_weight'), need('k_proj_weight'), need('v_proj_weight')];
+      const sep = (['q_proj_weight', 'k_proj_weight', 'v_proj_weight'] as const).map((key) => {
+        const t = need(key);
+        if (t.ndim !== 2 || t.shape[0] !== E) {
+          const cols = key === 'q_proj_weight' ? 'E' : key === 'k_proj_weight' ? 'kdim' : 'vdim';
+          throw new ShapeError(`${name}: ${key} must be [E, ${cols}] with E = ${E} (from out_proj.weight ${fmt(outW.shape)}), got ${fmt(t.shape)}`);
+        }
+        return t;
+      });
+      [wq, wk, wv] = sep;
+      if (wq.shape[1] !== E) throw new ShapeError(`${name}: q_proj_weight must be [E, E] = [${E},${E}], got ${fmt(wq.shape)}`);
     }
+    // PyTorch has both biases (bias=True) or neither (bias=False); one without the other is a broken state.
     const inBias = get('in_proj_bias');
+    const outBias = get('out_proj.bias');
+    if ((inBias === undefined) !== (outBias === undefined)) {
+      const [have, miss] = inBias !== undefined ? ['in_proj_bias', 'out_proj.bias'] : ['out_proj.bias', 'in_proj_bias'];
+      throw new Error(`${name}: missing '${miss}': the state has '${have}', and torch.nn.MultiheadAttention has both biases (bias=True) or neither (bias=False) (have ${[...src.keys()].join(', ')})`);
+    }
+    if (inBias !== undefined && (inBias.ndim !== 1 || inBias.shape[0] !== 3 * E)) {
+      throw new ShapeError(`${name}: in_proj_bias must be [3E] = [${3 * E}], got ${fmt(inBias.shape)}`);
+    }
+    if (outBias !== undefined && (outBias.ndim !== 1 || outBias.shape[0] !== E)) {
+      throw new ShapeError(`${name}: out_proj.bias must be [E] = [${E}], got ${fmt(outBias.shape)}`);
+    }
     const hasBias = inBias !== undefined;
     const mha = new MultiHeadAttention({
       embedDim: E,
@@ -222,9 +294,9 @@ export class MultiHeadAttention extends Module {
       ['v.weight', wv],
       ['out.weight', outW],
     ]);
-    if (inBias !== undefined) {
+    if (inBias !== undefined && outBias !== undefined) {
       const [bq, bk, bv] = inBias.split(E, 0);
-      ours.set('q.bias', bq).set('k.bias', bk).set('v.bias', bv).set('out.bias', need('out_proj.bias'));
+      ours.set('q.bias', bq).set('k.bias', bk).set('v.bias', bv).set('out.bias', outBias);
     }
     mha.loadStateDict(ours);
     return mha;

@@ -3,7 +3,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { Generator } from '../tensor/random.js';
 import { ShapeError } from '../tensor/shape.js';
 import { dropout } from '../ops/nn.js';
-import { Module } from './module.js';
+import { Module, describeValue } from './module.js';
 
 export interface DropoutOptions {
   /** Generator for the masks (default: the global one); give one to make a training run reproducible. */
@@ -19,7 +19,9 @@ export class Dropout extends Module {
     super();
     // p = 1 would scale the survivors by 1/(1-p) = inf; PyTorch returns zeros there, but a model that
     // drops everything is a mistake, so it is refused here rather than given a special case.
-    if (!(p >= 0 && p < 1)) throw new ShapeError(`Dropout: p must be in [0, 1), got ${p}`);
+    if (typeof p !== 'number' || !(p >= 0 && p < 1)) {
+      throw new ShapeError(`Dropout: p must be in [0, 1), got ${describeValue(p)}`);
+    }
     this.generator = opts.generator;
   }
 

@@ -2,7 +2,7 @@
 import { Tensor } from '../tensor/tensor.js';
 import { fmt, ShapeError } from '../tensor/shape.js';
 import { layerNorm } from '../ops/nn.js';
-import { Module } from './module.js';
+import { Module, describeValue } from './module.js';
 
 export interface LayerNormOptions {
   /** Added to the variance before the square root (default 1e-5, as PyTorch). */
@@ -23,7 +23,10 @@ export class LayerNorm extends Module {
   constructor(readonly dim: number, opts: LayerNormOptions = {}) {
     super();
     if (!Number.isInteger(dim) || dim <= 0) throw new ShapeError(`LayerNorm: dim must be a positive integer, got ${dim}`);
-    this.eps = opts.eps ?? 1e-5;
+    const eps = opts.eps ?? 1e-5;
+    // 0 is allowed, as PyTorch; a negative or non-finite eps would give NaN or a wrong scale silently.
+    if (typeof eps !== 'number' || !(eps >= 0) || !Number.isFinite(eps)) throw new ShapeError(`LayerNorm(${dim}): eps must be a finite number >= 0, got ${describeValue(eps)}`);
+    this.eps = eps;
     const affine = opts.elementwiseAffine ?? true;
     this.weight = affine ? Tensor.ones([dim], true) : null;
     this.bias = affine && opts.bias !== false ? Tensor.zeros([dim], true) : null;

@@ -4,7 +4,7 @@ import type { Generator } from '../tensor/random.js';
 import { fmt, ShapeError } from '../tensor/shape.js';
 import { matmul } from '../ops/matmul.js';
 import { add } from '../ops/elementwise.js';
-import { Module } from './module.js';
+import { Module, describeValue } from './module.js';
 
 export interface LinearOptions {
   /** Add a bias (default true). */
@@ -22,6 +22,11 @@ export class Linear extends Module {
   /** Initialised as PyTorch: U(-1/sqrt(in), 1/sqrt(in)) for weight and bias. */
   constructor(readonly inFeatures: number, readonly outFeatures: number, opts: LinearOptions = {}) {
     super();
+    for (const [name, v] of [['inFeatures', inFeatures], ['outFeatures', outFeatures]] as const) {
+      if (!Number.isInteger(v) || v <= 0) {
+        throw new ShapeError(`Linear(${inFeatures}, ${outFeatures}): ${name} must be a positive integer, got ${describeValue(v)}`);
+      }
+    }
     const bound = 1 / Math.sqrt(inFeatures);
     const g = opts.generator;
     this.weight = Tensor.rand([outFeatures, inFeatures], { low: -bound, high: bound, generator: g, requiresGrad: true });

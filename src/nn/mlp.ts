@@ -5,7 +5,7 @@ import { fmt, ShapeError } from '../tensor/shape.js';
 import { gelu, relu, silu } from '../ops/elementwise.js';
 import { Linear } from './linear.js';
 import { Dropout } from './dropout.js';
-import { Module } from './module.js';
+import { Module, describeValue } from './module.js';
 
 /** 'gelu' is exact (erf) GELU; 'gelu_tanh' is GPT-2's tanh approximation (`approximate='tanh'`). */
 export type MLPActivation = 'gelu' | 'gelu_tanh' | 'relu' | 'silu';
@@ -21,12 +21,35 @@ export interface MLPOptions {
   generator?: Generator;
 }
 
-const ACTIVATIONS: Record<MLPActivation, (x: Tensor) => Tensor> = {
-  gelu: (x) => gelu(x),
-  gelu_tanh: (x) => gelu(x, { approximate: 'tanh' }),
+/**
+ * Every named activation, shared by MLP and the transformer layers (which accept a subset). Frozen and
+ * looked up with Object.hasOwn, so a name such as 'toString' is refused rather than found on the prototype.
+ */
+const ACTIVATIONS: Readonly<Record<MLPActivation, (x: Tensor) => Tensor>> = Object.freeze({
+  gelu: (x: Tensor) => gelu(x),
+  gelu_tanh: (x: Tensor) => gelu(x, { approximate: 'tanh' }),
   relu,
   silu,
-};
+});
+
+/** The activations MLP accepts, in the order error messages list them. */
+export const MLP_ACTIVATIONS: readonly MLPActivation[] = Object.freeze(['gelu', 'gelu_tanh', 'relu', 'silu']);
+
+/**
+ * Checks that `value` names one of `allowed` and returns it; `what` names the module in the error
+ * (`MLP: activation must be one of gelu, gelu_tanh, relu, silu, got 'tanh'`). @internal (shared with the transformer layers)
+ */
+export function resolveActivation<A extends MLPActivation>(what: string, value: unknown, allowed: readonly A[]): A {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value) || !Object.hasOwn(ACTIVATIONS, value)) {
+    throw new ShapeError(`${what}: activation must be one of ${allowed.join(', ')}, got ${typeof value === 'string' ? `'${value}'` : describeValue(value)}`);
+  }
+  return value as A;
+}
+
+/** Applies a named activation (checked by resolveActivation). @internal */
+export function applyActivation(name: MLPActivation, x: Tensor): Tensor {
+  return ACTIVATIONS[name](x);
+}
 
 export class MLP extends Module {
   /** fc: Linear(dim, hidden): weight [hidden, dim], bias [hidden]. */
@@ -38,15 +61,18 @@ export class MLP extends Module {
 
   constructor(readonly dim: number, readonly hidden: number, opts: MLPOptions = {}) {
     super();
-    const activation = opts.activation ?? 'gelu';
-    if (!(activation in ACTIVATIONS)) {
-      throw new ShapeError(`MLP: activation must be one of ${Object.keys(ACTIVATIONS).join(', ')}, got '${activation}'`);
+    for (const [name, v] of [['dim', dim], ['hidden', hidden]] as const) {
+      if (!Number.isInteger(v) || v <= 0) {
+        throw new ShapeError(`MLP(${dim}, ${hidden}): ${name} must be a positive integer, got ${describeValue(v)}`);
+      }
     }
-    this.activation = activation;
+    this.activation = resolveActivation('MLP', opts.activation ?? 'gelu', MLP_ACTIVATIONS);
     const lin = { bias: opts.bias, generator: opts.generator };
     this.fc = new Linear(dim, hidden, lin);
     this.proj = new Linear(hidden, dim, lin);
-    this.dropout = new Dropout(opts.dropout ?? 0, { generator: opts.generator });
+    const p = opts.dropout ?? 0;
+    if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new ShapeError(`MLP(${dim}, ${hidden}): dropout must be a probability in [0, 1), got ${describeValue(p)}`);
+    this.dropout = new Dropout(p, { generator: opts.generator });
   }
 
   /** x: [..., dim] -> [..., dim]. */
@@ -54,6 +80,6 @@ export class MLP extends Module {
     if (x.ndim === 0 || x.shape[x.ndim - 1] !== this.dim) {
       throw new ShapeError(`MLP(${this.dim}, ${this.hidden}): input ${fmt(x.shape)} must end in ${this.dim}`);
     }
-    return this.dropout.forward(this.proj.forward(ACTIVATIONS[this.activation](this.fc.forward(x))));
+    return this.dropout.forward(this.proj.forward(applyActivation(this.activation, this.fc.forward(x))));
   }
 }

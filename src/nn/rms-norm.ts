@@ -2,7 +2,7 @@
 import { Tensor } from '../tensor/tensor.js';
 import { fmt, ShapeError } from '../tensor/shape.js';
 import { rmsNorm } from '../ops/nn.js';
-import { Module } from './module.js';
+import { Module, describeValue } from './module.js';
 
 export interface RMSNormOptions {
   /** Added to mean(x^2) before the square root (default 1e-6, LLaMA's). */
@@ -17,7 +17,10 @@ export class RMSNorm extends Module {
   constructor(readonly dim: number, opts: RMSNormOptions = {}) {
     super();
     if (!Number.isInteger(dim) || dim <= 0) throw new ShapeError(`RMSNorm: dim must be a positive integer, got ${dim}`);
-    this.eps = opts.eps ?? 1e-6;
+    const eps = opts.eps ?? 1e-6;
+    // 0 is allowed, as PyTorch; a negative or non-finite eps would give NaN or a wrong scale silently.
+    if (typeof eps !== 'number' || !(eps >= 0) || !Number.isFinite(eps)) throw new ShapeError(`RMSNorm(${dim}): eps must be a finite number >= 0, got ${describeValue(eps)}`);
+    this.eps = eps;
     this.weight = Tensor.ones([dim], true);
   }
 

@@ -102,7 +102,7 @@ export class TransformerDecoderLayer extends Module {
     this.activation = o.activation;
     this.normFirst = o.normFirst;
     const attn = { embedDim: o.dModel, numHeads: o.nHead, bias: o.bias, dropout: o.dropout, generator: g };
-    // Assignment order is state-dict order: PyTorch's (self_attn, multihead_attn, linear1, dropout, linear2, norm1..3, ...).
+    // State-dict order is the fields' declaration order above (assigned here in the same order): PyTorch's (self_attn, multihead_attn, linear1, dropout, linear2, norm1..3, ...).
     this.selfAttn = new MultiHeadAttention(attn);
     this.crossAttn = new MultiHeadAttention(attn);
     this.linear1 = new Linear(o.dModel, o.dimFeedforward, { bias: o.bias, generator: g });

@@ -23,8 +23,8 @@ import '../ops/methods.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Generator } from '../tensor/random.js';
 import { fmt, ShapeError } from '../tensor/shape.js';
-import { gelu, relu } from '../ops/elementwise.js';
-import { Module } from './module.js';
+import { Module, describeValue } from './module.js';
+import { applyActivation, resolveActivation } from './mlp.js';
 import { Linear } from './linear.js';
 import { LayerNorm } from './layer-norm.js';
 import { Dropout } from './dropout.js';
@@ -33,10 +33,8 @@ import { MultiHeadAttention } from '../attention/multi-head-attention.js';
 /** The feed-forward activation: 'relu' (PyTorch's default) or 'gelu', the exact (erf) GELU as PyTorch's 'gelu'. */
 export type TransformerActivation = 'relu' | 'gelu';
 
-const ACTIVATIONS: Record<TransformerActivation, (x: Tensor) => Tensor> = {
-  relu,
-  gelu: (x) => gelu(x),
-};
+/** The activations the transformer layers accept (PyTorch's two named ones); the functions are MLP's. */
+const LAYER_ACTIVATIONS: readonly TransformerActivation[] = Object.freeze(['relu', 'gelu']);
 
 /** Options shared by encoder and decoder layers (and their stacks). */
 export interface TransformerLayerOptions {
@@ -56,7 +54,7 @@ export interface TransformerLayerOptions {
   dropout?: number;
   /** Feed-forward activation (default 'relu', as PyTorch). */
   activation?: TransformerActivation;
-  /** LayerNorm epsilon (default 1e-5, as PyTorch). */
+  /** LayerNorm epsilon, > 0 (default 1e-5, as PyTorch). */
   layerNormEps?: number;
   /** Pre-norm (true) or post-norm (false, default, as PyTorch): see the module comment. */
   normFirst?: boolean;
@@ -71,36 +69,38 @@ export interface TransformerLayerOptions {
 
 /** The options resolved to values, with the checks both layer kinds share. @internal (shared with the decoder layer) */
 export function resolveLayerOptions(what: string, opts: TransformerLayerOptions): Required<Omit<TransformerLayerOptions, 'generator'>> {
+  if (typeof opts !== 'object' || opts === null) throw new ShapeError(`${what}: options must be an object like { dModel: 512, nHead: 8 }, got ${describeValue(opts)}`);
   const { dModel, nHead } = opts;
   for (const [name, v] of [['dModel', dModel], ['nHead', nHead]] as const) {
-    if (!Number.isInteger(v) || v <= 0) throw new ShapeError(`${what}: ${name} must be a positive integer, got ${v}`);
+    if (!Number.isInteger(v) || v <= 0) throw new ShapeError(`${what}: ${name} must be a positive integer, got ${describeValue(v)}`);
   }
   if (dModel % nHead !== 0) {
     throw new ShapeError(`${what}: dModel (${dModel}) must be divisible by nHead (${nHead}): each head gets dModel / nHead dimensions`);
   }
   const dimFeedforward = opts.dimFeedforward ?? 4 * dModel;
   if (!Number.isInteger(dimFeedforward) || dimFeedforward <= 0) {
-    throw new ShapeError(`${what}: dimFeedforward must be a positive integer, got ${dimFeedforward}`);
+    throw new ShapeError(`${what}: dimFeedforward must be a positive integer, got ${describeValue(dimFeedforward)}`);
   }
-  const activation = opts.activation ?? 'relu';
-  if (!(activation in ACTIVATIONS)) {
-    throw new ShapeError(`${what}: activation must be 'relu' or 'gelu', got '${String(activation)}'`);
+  const activation = resolveActivation(what, opts.activation ?? 'relu', LAYER_ACTIVATIONS);
+  const dropout = opts.dropout ?? 0.1;
+  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) {
+    throw new ShapeError(`${what}: dropout must be a probability in [0, 1), got ${describeValue(dropout)}`);
   }
-  return {
-    dModel,
-    nHead,
-    dimFeedforward,
-    dropout: opts.dropout ?? 0.1,
-    activation,
-    layerNormEps: opts.layerNormEps ?? 1e-5,
-    normFirst: opts.normFirst ?? false,
-    bias: opts.bias ?? true,
-  };
+  const layerNormEps = opts.layerNormEps ?? 1e-5;
+  if (typeof layerNormEps !== 'number' || !(layerNormEps > 0) || !Number.isFinite(layerNormEps)) {
+    throw new ShapeError(`${what}: layerNormEps must be a finite number > 0, got ${describeValue(layerNormEps)}`);
+  }
+  const normFirst = opts.normFirst ?? false;
+  const bias = opts.bias ?? true;
+  for (const [name, v] of [['normFirst', normFirst], ['bias', bias]] as const) {
+    if (typeof v !== 'boolean') throw new ShapeError(`${what}: ${name} must be true or false, got ${describeValue(v)}`);
+  }
+  return { dModel, nHead, dimFeedforward, dropout, activation, layerNormEps, normFirst, bias };
 }
 
 /** Applies a named activation. @internal (shared with the decoder layer) */
 export function activate(name: TransformerActivation, x: Tensor): Tensor {
-  return ACTIVATIONS[name](x);
+  return applyActivation(name, x);
 }
 
 /** Checks x: [batch, seq, dModel]; `what` names the layer and `name` the argument in the error. @internal */
@@ -172,7 +172,7 @@ export class TransformerEncoderLayer extends Module {
     this.dimFeedforward = o.dimFeedforward;
     this.activation = o.activation;
     this.normFirst = o.normFirst;
-    // Assignment order is state-dict order: PyTorch's (self_attn, linear1, dropout, linear2, norm1, norm2, ...).
+    // State-dict order is the fields' declaration order above (assigned here in the same order): PyTorch's (self_attn, linear1, dropout, linear2, norm1, norm2, ...).
     this.selfAttn = new MultiHeadAttention({ embedDim: o.dModel, numHeads: o.nHead, bias: o.bias, dropout: o.dropout, generator: g });
     this.linear1 = new Linear(o.dModel, o.dimFeedforward, { bias: o.bias, generator: g });
     this.dropout = new Dropout(o.dropout, { generator: g });

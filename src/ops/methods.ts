@@ -54,7 +54,7 @@ declare module '../tensor/tensor.js' {
     slice(axis: number, start: number, end?: number): Tensor;
     split(sizes: number | readonly number[], axis?: number): Tensor[];
     broadcastTo(shape: readonly number[]): Tensor;
-    maskedFill(mask: Tensor, value: number): Tensor;
+    maskedFill(mask: Tensor, value: number | Tensor): Tensor;
     softmax(axis?: number): Tensor;
     logSoftmax(axis?: number): Tensor;
     dropout(p: number, opts?: { training?: boolean; generator?: Generator }): Tensor;

@@ -9,9 +9,12 @@ import { backend } from '../backend/backend.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Generator } from '../tensor/random.js';
 import { fmt, normAxis, numel, sameShape, ShapeError } from '../tensor/shape.js';
+import { assertFiniteNumber, assertOptionalTensor, assertTensor, describe } from './validate.js';
 
 /** The [outer, n, inner] layout of `axis`; a 0-d tensor is one row of one element, as in PyTorch. */
 function rowsAlong(op: string, x: Tensor, axis: number): { outer: number; n: number; inner: number } {
+  assertTensor(op, 'x', x);
+  assertFiniteNumber(op, 'axis', axis);
   const shape = x.ndim === 0 ? [1] : x.shape;
   const a = normAxis(op, axis, shape.length);
   return { outer: numel(shape.slice(0, a)), n: shape[a], inner: numel(shape.slice(a + 1)) };
@@ -44,6 +47,9 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
 
 /** Checks x [..., d] and an optional per-feature vector [d]; returns d and the number of rows. */
 function normShapes(op: string, x: Tensor, vectors: Record<string, Tensor | null>, eps: number): { rows: number; d: number } {
+  assertTensor(op, 'x', x);
+  for (const [name, v] of Object.entries(vectors)) assertOptionalTensor(op, name, v);
+  assertFiniteNumber(op, 'eps', eps);
   if (x.ndim === 0) throw new ShapeError(`${op}: x is a scalar (shape []); it needs a last axis to normalize over`);
   const d = x.shape[x.ndim - 1];
   for (const [name, v] of Object.entries(vectors)) {
@@ -61,6 +67,8 @@ function normShapes(op: string, x: Tensor, vectors: Record<string, Tensor | null
  * x: [..., d]; weight, bias: [d] or null (null = 1 and 0, no parameter); y: [..., d].
  */
 export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
+  weight ??= null; // an omitted (undefined) weight or bias is no parameter, as None in PyTorch
+  bias ??= null;
   const { rows, d } = normShapes('layerNorm', x, { weight, bias }, eps);
   const k = backend();
   const { y, mean, rstd } = k.layerNorm(x.data, weight?.data ?? null, bias?.data ?? null, rows, d, eps);
@@ -77,6 +85,7 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
  * `nn.RMSNorm(eps=None)` uses float32's machine epsilon (~1.19e-7) instead.
  */
 export function rmsNorm(x: Tensor, weight: Tensor | null, eps = 1e-6): Tensor {
+  weight ??= null;
   const { rows, d } = normShapes('rmsNorm', x, { weight }, eps);
   const k = backend();
   const { y, rstd } = k.rmsNorm(x.data, weight?.data ?? null, rows, d, eps);
@@ -92,6 +101,8 @@ export function rmsNorm(x: Tensor, weight: Tensor | null, eps = 1e-6): Tensor {
  * ids get none. An id that is not an integer in range throws, naming it and its flat position in ids.
  */
 export function embedding(ids: Tensor, weight: Tensor): Tensor {
+  assertTensor('embedding', 'ids', ids);
+  assertTensor('embedding', 'weight', weight);
   if (weight.ndim !== 2) throw new ShapeError(`embedding: weight must be [vocab, dim], got ${fmt(weight.shape)}`);
   const [vocab, dim] = weight.shape;
   const idx = new Int32Array(ids.size);
@@ -108,14 +119,24 @@ export function embedding(ids: Tensor, weight: Tensor): Tensor {
 /**
  * Inverted dropout, as `F.dropout`: in training, each element is zeroed with probability p and the rest
  * are scaled by 1/(1-p), so the expected value is unchanged; x [...] -> [...]. Identity (x itself) when
- * `training` is false or p = 0. `training` defaults to true, as in PyTorch. The mask draws one uniform
- * per element, in order, from `opts.generator` (default: the global generator, see `manualSeed`), so a
- * seed fixes the mask; the gradient is the upstream gradient times the same mask.
+ * `training` is false or p = 0. p = 1 drops everything, as PyTorch: x * 0 (zeros for finite x) and a
+ * zero gradient, with no mask drawn and no 1/(1-p) = Infinity. `training` defaults to true, as in
+ * PyTorch. The mask draws one uniform per element, in order, from `opts.generator` (default: the global
+ * generator, see `manualSeed`), so a seed fixes the mask; the gradient is the upstream gradient times
+ * the same mask.
  */
 export function dropout(x: Tensor, p: number, opts: { training?: boolean; generator?: Generator } = {}): Tensor {
-  if (!(p >= 0 && p < 1)) throw new ShapeError(`dropout: p must be in [0, 1), got ${p}`);
+  assertTensor('dropout', 'x', x);
+  assertFiniteNumber('dropout', 'p', p);
+  if (!(p >= 0 && p <= 1)) throw new ShapeError(`dropout: p must be in [0, 1], got ${p}`);
+  if (typeof opts !== 'object' || opts === null) throw new ShapeError(`dropout: options must be an object such as { training: false }, got ${describe(opts)}`);
   if (opts.training === false || p === 0) return x;
   const k = backend();
+  if (p === 1) {
+    // x * 0, as PyTorch (which draws no mask here either, so the generator is not advanced): zeros for
+    // finite x; a NaN or Infinity in x still shows as NaN, as it does where p < 1 drops it.
+    return Tensor.fromOp('dropout', k.scalar('mul', x.data, 0, false), x.shape, [x], (g) => [k.scalar('mul', g, 0, false)]);
+  }
   const u = Tensor.rand(x.shape, { generator: opts.generator }).data;
   const mask = k.scalar('mul', k.scalar('ge', u, p, false), 1 / (1 - p), false); // 0 or 1/(1-p)
   const y = k.binary('mul', x.data, x.shape, mask, x.shape, x.shape);
@@ -144,7 +165,12 @@ export interface CrossEntropyOptions {
  * nor an integer in [0, C) throws, naming it, its flat position in targets and C.
  */
 export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropyOptions = {}): Tensor {
+  assertTensor('crossEntropy', 'logits', logits);
+  assertTensor('crossEntropy', 'targets', targets);
+  if (typeof opts !== 'object' || opts === null) throw new ShapeError(`crossEntropy: options must be an object such as { reduction: 'sum' }, got ${describe(opts)}`);
   const { ignoreIndex = -100, reduction = 'mean', labelSmoothing = 0 } = opts;
+  assertFiniteNumber('crossEntropy', 'ignoreIndex', ignoreIndex);
+  assertFiniteNumber('crossEntropy', 'labelSmoothing', labelSmoothing);
   if (logits.ndim === 0) throw new ShapeError('crossEntropy: logits is a scalar (shape []); expected [..., C] with classes on the last axis');
   const classes = logits.shape[logits.ndim - 1];
   const rowShape = logits.shape.slice(0, -1);

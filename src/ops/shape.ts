@@ -10,6 +10,9 @@ import { backend } from '../backend/backend.js';
 import { Tensor, type BackwardFn } from '../tensor/tensor.js';
 import { broadcastShapes, checkShape, fmt, normAxis, ShapeError, type Shape } from '../tensor/shape.js';
 import { unbroadcast } from './broadcast.js';
+import {
+  assertBoolMask, assertFiniteNumber, assertNumber, assertNumberArray, assertTensor, assertTensorArray, assertTensorOrNumber, axisOrScalar, describe,
+} from './validate.js';
 
 /** The output of a shape op: a graph node for float tensors, a plain bool tensor when `bool`. */
 function result(op: string, data: Float32Array, shape: Shape, parents: readonly Tensor[], backward: BackwardFn, bool: boolean): Tensor {
@@ -32,6 +35,8 @@ function broadcastsTo(from: Shape, to: Shape): boolean {
  * inferred from the others. Shares x's (immutable) data; no copy.
  */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  assertTensor('reshape', 'x', x);
+  assertNumberArray('reshape', 'shape', shape);
   const n = x.size;
   let inferAt = -1;
   let known = 1;
@@ -61,6 +66,8 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
  * Entries may be negative (counted from the end); perm must name each axis exactly once.
  */
 export function permute(x: Tensor, perm: readonly number[]): Tensor {
+  assertTensor('permute', 'x', x);
+  assertNumberArray('permute', 'perm', perm);
   const r = x.ndim;
   const bad = (): never => {
     throw new ShapeError(`permute: ${fmt(perm)} is not a permutation of the ${r} axes of ${fmt(x.shape)}`);
@@ -75,32 +82,44 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
   return result('permute', k.permute(x.data, x.shape, p), outShape, [x], (g) => [k.permute(g, outShape, inverse)], x.dtype === 'bool');
 }
 
-/** Swaps two axes (negative axes count from the end): x [..., a, ..., b, ...] -> [..., b, ..., a, ...]. */
+/**
+ * Swaps two axes (negative axes count from the end): x [..., a, ..., b, ...] -> [..., b, ..., a, ...].
+ * On a 0-d tensor axes -1 and 0 are accepted and x is returned unchanged, as in PyTorch.
+ */
 export function transpose(x: Tensor, axis0: number, axis1: number): Tensor {
-  const a = normAxis('transpose', axis0, x.ndim);
-  const b = normAxis('transpose', axis1, x.ndim);
+  assertTensor('transpose', 'x', x);
+  const a = axisOrScalar('transpose', axis0, x.ndim);
+  const b = axisOrScalar('transpose', axis1, x.ndim);
+  if (a === null || b === null) return view('transpose', x, x.shape);
   const perm = x.shape.map((_, i) => (i === a ? b : i === b ? a : i));
   return permute(x, perm);
 }
 
 /** Inserts an axis of size 1 at `axis` (in -(r+1)..r, as torch): x [2,3], axis 1 -> [2,1,3]; axis -1 -> [2,3,1]. */
 export function unsqueeze(x: Tensor, axis: number): Tensor {
+  assertTensor('unsqueeze', 'x', x);
+  assertFiniteNumber('unsqueeze', 'axis', axis);
   const a = normAxis('unsqueeze', axis, x.ndim + 1);
   return view('unsqueeze', x, [...x.shape.slice(0, a), 1, ...x.shape.slice(a)]);
 }
 
 /**
  * Removes axes of size 1: all of them ([1,3,1] -> [3]), or only `axis`. As in PyTorch, squeezing an
- * axis whose size is not 1 returns the shape unchanged (not an error).
+ * axis whose size is not 1 returns the shape unchanged (not an error), and a 0-d tensor accepts axis -1
+ * and 0 (and stays 0-d).
  */
 export function squeeze(x: Tensor, axis?: number): Tensor {
+  assertTensor('squeeze', 'x', x);
   if (axis === undefined) return view('squeeze', x, x.shape.filter((d) => d !== 1));
-  const a = normAxis('squeeze', axis, x.ndim);
+  const a = axisOrScalar('squeeze', axis, x.ndim);
+  if (a === null) return view('squeeze', x, x.shape);
   return view('squeeze', x, x.shape[a] === 1 ? x.shape.filter((_, i) => i !== a) : x.shape);
 }
 
 /** Axis of x to cut along; normAxis lets axis 0 through on a scalar (as torch's dim checks), but a scalar has nothing to cut. */
 function cutAxis(op: string, x: Tensor, axis: number): number {
+  assertTensor(op, 'x', x);
+  assertFiniteNumber(op, 'axis', axis);
   if (x.ndim === 0) throw new ShapeError(`${op}: a scalar (shape []) has no axis to cut`);
   return normAxis(op, axis, x.ndim);
 }
@@ -122,6 +141,7 @@ export function slice(x: Tensor, axis: number, start: number, end?: number): Ten
   const a = cutAxis('slice', x, axis);
   const n = x.shape[a];
   const clamp = (name: string, i: number): number => {
+    assertFiniteNumber('slice', name, i);
     if (!Number.isInteger(i)) throw new ShapeError(`slice: ${name} ${i} must be an integer`);
     return Math.min(Math.max(i < 0 ? i + n : i, 0), n);
   };
@@ -153,6 +173,8 @@ function join(op: string, xs: readonly Tensor[], shapes: readonly Shape[], axis:
  * Every other axis must match. Bool only if every input is bool.
  */
 export function concat(xs: readonly Tensor[], axis = 0): Tensor {
+  assertTensorArray('concat', 'xs', xs);
+  assertFiniteNumber('concat', 'axis', axis);
   if (xs.length === 0) throw new ShapeError('concat: needs at least one tensor');
   const first = xs[0].shape;
   if (first.length === 0) throw new ShapeError('concat: tensor 0 has shape []: a scalar has no axis to join along');
@@ -173,6 +195,8 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
  * [a, n, b] (axis 1), [a, b, n] (axis 2 or -1).
  */
 export function stack(xs: readonly Tensor[], axis = 0): Tensor {
+  assertTensorArray('stack', 'xs', xs);
+  assertFiniteNumber('stack', 'axis', axis);
   if (xs.length === 0) throw new ShapeError('stack: needs at least one tensor');
   const first = xs[0].shape;
   const a = normAxis('stack', axis, first.length + 1);
@@ -195,12 +219,15 @@ export function split(x: Tensor, sizes: number | readonly number[], axis = 0): T
   const a = cutAxis('split', x, axis);
   const n = x.shape[a];
   let list: number[];
+  if (typeof sizes !== 'number' && !Array.isArray(sizes)) throw new ShapeError(`split: sizes must be a number or an array of numbers, got ${describe(sizes)}`);
   if (typeof sizes === 'number') {
+    assertFiniteNumber('split', 'sizes', sizes);
     if (!Number.isInteger(sizes) || sizes <= 0) throw new ShapeError(`split: chunk size ${sizes} must be a positive integer`);
     list = [];
     for (let s = 0; s < n; s += sizes) list.push(Math.min(sizes, n - s));
     if (n === 0) list.push(0); // as torch: an empty axis gives one empty piece
   } else {
+    assertNumberArray('split', 'sizes', sizes);
     if (sizes.some((s) => !Number.isInteger(s) || s < 0)) throw new ShapeError(`split: sizes ${fmt(sizes)} must be non-negative integers`);
     const total = sizes.reduce((acc, s) => acc + s, 0);
     if (total !== n) throw new ShapeError(`split: sizes ${fmt(sizes)} sum to ${total} but axis ${a} of ${fmt(x.shape)} has size ${n}`);
@@ -219,6 +246,8 @@ export function split(x: Tensor, sizes: number | readonly number[], axis = 0): T
  * aligned to the right, must equal shape's or be 1. The gradient sums back over the broadcast axes.
  */
 export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
+  assertTensor('broadcastTo', 'x', x);
+  assertNumberArray('broadcastTo', 'shape', shape);
   checkShape('broadcastTo', shape);
   if (!broadcastsTo(x.shape, shape)) {
     throw new ShapeError(`broadcastTo: cannot broadcast ${fmt(x.shape)} to ${fmt(shape)}: aligned from the right, each size must equal the target's or be 1`);
@@ -234,11 +263,16 @@ const SCALAR: Shape = [];
 
 /**
  * cond ? a : b elementwise, as `torch.where`. cond, a and b broadcast together to the output shape
- * (cond [t, t] with a [b, h, t, t] and b a number gives [b, h, t, t]). cond is a bool tensor, or any
- * tensor read as nonzero = true; it gets no gradient. a and b may be numbers. The gradient goes to a
- * where cond is true and to b where it is false, each summed back to its own shape.
+ * (cond [t, t] with a [b, h, t, t] and b a number gives [b, h, t, t]). cond must be a bool tensor, as in
+ * PyTorch (make one with a comparison, `x.gt(0)`, or `.toBool()`); it gets no gradient. a and b may be
+ * numbers (not NaN). The gradient goes to a where cond is true and to b where it is false, each summed
+ * back to its own shape. The result is bool when a and b are both bool tensors.
  */
 export function where(cond: Tensor, a: Tensor | number, b: Tensor | number): Tensor {
+  assertTensor('where', 'cond', cond);
+  assertBoolMask('where', 'cond', cond);
+  assertTensorOrNumber('where', 'a', a);
+  assertTensorOrNumber('where', 'b', b);
   const operand = (v: Tensor | number): [Float32Array, Shape] => (typeof v === 'number' ? [Float32Array.of(v), SCALAR] : [v.data, v.shape]);
   const [aData, aShape] = operand(a);
   const [bData, bShape] = operand(b);
@@ -268,16 +302,37 @@ export function where(cond: Tensor, a: Tensor | number, b: Tensor | number): Ten
 
 /**
  * x with `value` wherever mask is true, as `masked_fill`: x [...], mask broadcastable to x's shape
- * (e.g. a causal mask [t, t] for scores [b, h, t, t]) -> x's shape. The mask is bool or read as
- * nonzero = true. Filled positions get zero gradient. A bool x stays bool (value read as nonzero).
+ * (e.g. a causal mask [t, t] for scores [b, h, t, t]) -> x's shape. The mask must be bool, as in PyTorch
+ * (`.toBool()` or a comparison makes one). `value` is a number (+-Infinity allowed, NaN refused) or a 0-d
+ * Tensor, as PyTorch's; a 0-d value that requires grad gets the sum of the gradient at the filled
+ * positions. Filled positions of x get zero gradient. A bool x stays bool (value read as nonzero).
  */
-export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
+export function maskedFill(x: Tensor, mask: Tensor, value: number | Tensor): Tensor {
+  assertTensor('maskedFill', 'x', x);
+  assertTensor('maskedFill', 'mask', mask);
+  assertBoolMask('maskedFill', 'mask', mask);
+  let v: number;
+  let valueTensor: Tensor | null = null;
+  if (value instanceof Tensor) {
+    if (value.ndim !== 0) {
+      throw new ShapeError(`maskedFill: value must be a number or a 0-d Tensor (shape []), got a Tensor of shape ${fmt(value.shape)}`);
+    }
+    v = value.item();
+    valueTensor = value;
+  } else v = value;
+  assertNumber('maskedFill', 'value', v);
   if (!broadcastsTo(mask.shape, x.shape)) {
     throw new ShapeError(`maskedFill: mask ${fmt(mask.shape)} cannot be broadcast to x's shape ${fmt(x.shape)}`);
   }
   const k = backend();
   const bool = x.dtype === 'bool';
-  const fill = Float32Array.of(bool ? (value !== 0 ? 1 : 0) : value);
+  const fill = Float32Array.of(bool ? (v !== 0 ? 1 : 0) : v);
   const data = k.where(mask.data, mask.shape, fill, SCALAR, x.data, x.shape, x.shape);
-  return result('maskedFill', data, x.shape, [x], (g) => [k.where(mask.data, mask.shape, ZERO, SCALAR, g, x.shape, x.shape)], bool);
+  const parents = valueTensor !== null && !bool ? [x, valueTensor] : [x];
+  return result('maskedFill', data, x.shape, parents, (g) => {
+    const gx = x.requiresGrad ? k.where(mask.data, mask.shape, ZERO, SCALAR, g, x.shape, x.shape) : null;
+    if (parents.length === 1) return [gx];
+    const gv = valueTensor!.requiresGrad ? k.sum(k.where(mask.data, mask.shape, g, x.shape, ZERO, SCALAR, x.shape), x.shape, x.shape.map((_, i) => i)) : null;
+    return [gx, gv];
+  }, bool);
 }

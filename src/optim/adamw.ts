@@ -1,6 +1,6 @@
 /** Adam with decoupled weight decay, as `torch.optim.AdamW` (Loshchilov & Hutter). */
 import { Tensor } from '../tensor/tensor.js';
-import { Optimizer, check, zerosLike, type GroupOptions, type Params } from './optimizer.js';
+import { Optimizer, check, checkBool, zerosLike, type GroupOptions, type Params, type StateSpec } from './optimizer.js';
 
 export interface AdamWOptions extends GroupOptions {
   /** Decay rates of the first and second moment averages (default [0.9, 0.999]). */
@@ -27,19 +27,30 @@ export interface AdamWOptions extends GroupOptions {
  * State per parameter: `step`, `expAvg`, `expAvgSq` and (amsgrad) `maxExpAvgSq`, each of p's shape.
  */
 export class AdamW extends Optimizer<AdamWOptions> {
+  /** An option not listed in AdamWOptions is an error (`weight_decay` -> did you mean `weightDecay`?). */
   constructor(params: Params<AdamWOptions>, opts: Partial<AdamWOptions> = {}) {
-    super('AdamW', params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, maximize: false, ...opts });
+    super('AdamW', params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, maximize: false }, opts);
   }
 
   protected override validate(g: AdamWOptions, where: string): void {
     super.validate(g, where);
-    if (!Array.isArray(g.betas) || g.betas.length !== 2) throw new Error(`${this.name}: ${where}: betas must be [beta1, beta2], got ${JSON.stringify(g.betas)}`);
-    check(this.name, where, 'betas[0]', g.betas[0], g.betas[0] >= 0 && g.betas[0] < 1, 'not in [0, 1)');
-    check(this.name, where, 'betas[1]', g.betas[1], g.betas[1] >= 0 && g.betas[1] < 1, 'not in [0, 1)');
-    check(this.name, where, 'eps', g.eps, g.eps >= 0);
+    if (!Array.isArray(g.betas) || g.betas.length !== 2) {
+      throw new Error(`${where}: betas must be [beta1, beta2], got ${Array.isArray(g.betas) ? JSON.stringify(g.betas) : typeof g.betas === 'string' ? `string '${g.betas}'` : String(g.betas)}`);
+    }
+    check(where, 'betas[0]', g.betas[0], g.betas[0] >= 0 && g.betas[0] < 1, 'not in [0, 1)');
+    check(where, 'betas[1]', g.betas[1], g.betas[1] >= 0 && g.betas[1] < 1, 'not in [0, 1)');
+    check(where, 'eps', g.eps, g.eps >= 0);
+    checkBool(where, 'amsgrad', g.amsgrad);
+    checkBool(where, 'maximize', g.maximize);
+  }
+
+  /** step, expAvg and expAvgSq always; maxExpAvgSq once a step ran with amsgrad. */
+  protected override stateSpec(): StateSpec {
+    return { tensors: ['expAvg', 'expAvgSq'], optionalTensors: ['maxExpAvgSq'], counters: ['step'] };
   }
 
   override step(): void {
+    this.checkGroups();
     for (const group of this.paramGroups) {
       const { lr, weightDecay: wd, eps, amsgrad, maximize } = group;
       const [beta1, beta2] = group.betas;

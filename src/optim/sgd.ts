@@ -1,6 +1,6 @@
 /** Stochastic gradient descent with momentum, as `torch.optim.SGD`. */
 import { Tensor } from '../tensor/tensor.js';
-import { Optimizer, check, zerosLike, type GroupOptions, type Params } from './optimizer.js';
+import { Optimizer, check, checkBool, zerosLike, type GroupOptions, type Params, type StateSpec } from './optimizer.js';
 
 export interface SGDOptions extends GroupOptions {
   /** Momentum factor (default 0: plain SGD). */
@@ -24,21 +24,33 @@ export interface SGDOptions extends GroupOptions {
  * State per parameter: `momentumBuffer` (shape of p), only when momentum != 0.
  */
 export class SGD extends Optimizer<SGDOptions> {
-  /** `lr` is required, as in PyTorch; the rest default to 0 / false. */
+  /**
+   * `lr` is required, as in PyTorch 1.x (every group must end up with one); the rest default to 0 / false.
+   * An option not listed in SGDOptions is an error (`weight_decay` -> did you mean `weightDecay`?).
+   */
   constructor(params: Params<SGDOptions>, opts: Partial<SGDOptions> & { lr: number }) {
-    super('SGD', params, { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false, ...opts });
+    // lr has no default: undefined here fails validation (`lr must be a number, got undefined`) unless a group sets it.
+    super('SGD', params, { lr: undefined as unknown as number, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false }, opts);
   }
 
   protected override validate(g: SGDOptions, where: string): void {
     super.validate(g, where);
-    check(this.name, where, 'momentum', g.momentum, g.momentum >= 0);
-    check(this.name, where, 'dampening', g.dampening, true);
+    check(where, 'momentum', g.momentum, g.momentum >= 0);
+    check(where, 'dampening', g.dampening, true);
+    checkBool(where, 'nesterov', g.nesterov);
+    checkBool(where, 'maximize', g.maximize);
     if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) {
-      throw new Error(`${this.name}: ${where}: nesterov needs momentum > 0 and dampening = 0 (got momentum ${g.momentum}, dampening ${g.dampening})`);
+      throw new Error(`${where}: nesterov needs momentum > 0 and dampening = 0 (got momentum ${g.momentum}, dampening ${g.dampening})`);
     }
   }
 
+  /** One buffer per parameter (created on its first step with momentum != 0). */
+  protected override stateSpec(): StateSpec {
+    return { tensors: ['momentumBuffer'] };
+  }
+
   override step(): void {
+    this.checkGroups();
     for (const group of this.paramGroups) {
       const { lr, weightDecay: wd, momentum, dampening, nesterov, maximize } = group;
       for (const p of group.params) {

@@ -7,6 +7,7 @@
  */
 import { Tensor } from '../tensor/tensor.js';
 import { ShapeError } from '../tensor/shape.js';
+import { checkAlign, checkLength, type MaskAlign } from '../attention/masks.js';
 
 /**
  * The per-head slopes, as the paper's reference code computes them (`get_slopes` in
@@ -43,9 +44,10 @@ export interface AlibiBiasOptions {
    *   seqK - seqQ + i. This is decoding with a KV cache: the seqQ new tokens are the last seqQ of the
    *   seqK keys (the convention of flash-attention's causal mask for seqQ != seqK).
    * - 'top-left': query i is at position i, as the keys' first positions.
-   * When seqQ = seqK both are the same.
+   * When seqQ = seqK both are the same. These are the causal masks' alignments (MaskAlign, see
+   * attention/masks.ts), so a bias and a causal mask built with the same `align` agree.
    */
-  align?: 'bottom-right' | 'top-left';
+  align?: MaskAlign;
 }
 
 /**
@@ -67,10 +69,9 @@ export interface AlibiBiasOptions {
 export function alibiBias(numHeads: number, seqQ: number, seqK: number, opts: AlibiBiasOptions = {}): Tensor {
   const { align = 'bottom-right' } = opts;
   const op = 'alibiBias';
-  for (const [name, v] of [['seqQ', seqQ], ['seqK', seqK]] as const) {
-    if (!Number.isInteger(v) || v < 0) throw new ShapeError(`${op}: ${name} must be a non-negative integer, got ${v}`);
-  }
-  if (align !== 'bottom-right' && align !== 'top-left') throw new ShapeError(`${op}: align must be 'bottom-right' or 'top-left', got '${align}'`);
+  checkLength(op, 'seqQ', seqQ);
+  checkLength(op, 'seqK', seqK);
+  checkAlign(op, align);
   const slopes = alibiSlopes(numHeads);
   const shift = align === 'bottom-right' ? seqK - seqQ : 0;
   const out = new Float32Array(numHeads * seqQ * seqK);

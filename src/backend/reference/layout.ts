@@ -82,12 +82,57 @@ export const layout: LayoutKernels = {
   },
 
   where(cond, condShape, a, aShape, b, bShape, outShape) {
-    const ic = broadcastIndexer(condShape, outShape);
-    const ia = broadcastIndexer(aShape, outShape);
-    const ib = broadcastIndexer(bShape, outShape);
-    const out = new Float32Array(ic.length);
-    // `!== 0` rather than truthiness, so NaN counts as true (nonzero), as converting NaN to bool does in PyTorch.
-    for (let i = 0; i < out.length; i++) out[i] = cond[ic[i]] !== 0 ? a[ia[i]] : b[ib[i]];
-    return out;
+    const nc = trailingPeriod(condShape, outShape);
+    const na = trailingPeriod(aShape, outShape);
+    const nb = trailingPeriod(bShape, outShape);
+    if (nc > 0 && na > 0 && nb > 0) return whereTrailing(cond, nc, a, na, b, nb, numel(outShape));
+    return whereGeneral(cond, condShape, a, aShape, b, bShape, outShape);
   },
 };
+
+/**
+ * The general `where`: an index map per operand (`broadcastIndexer`), for any broadcast. The fast path
+ * is tested against it.
+ */
+export function whereGeneral(
+  cond: Float32Array, condShape: readonly number[], a: Float32Array, aShape: readonly number[],
+  b: Float32Array, bShape: readonly number[], outShape: readonly number[],
+): Float32Array {
+  const ic = broadcastIndexer(condShape, outShape);
+  const ia = broadcastIndexer(aShape, outShape);
+  const ib = broadcastIndexer(bShape, outShape);
+  const out = new Float32Array(ic.length);
+  // `!== 0` rather than truthiness, so NaN counts as true (nonzero), as converting NaN to bool does in PyTorch.
+  for (let i = 0; i < out.length; i++) out[i] = cond[ic[i]] !== 0 ? a[ia[i]] : b[ib[i]];
+  return out;
+}
+
+/**
+ * When an operand of `shape` broadcast to `outShape` is read as its whole data repeated (element i of the
+ * output reads element i % n): its shape, without leading 1s, is the tail of `outShape`. Then n is its
+ * element count: the same shape (n = all), a scalar or any all-1 shape (n = 1), or a trailing block such
+ * as a mask [t, t] under scores [b, h, t, t]. Returns 0 when it is not so (or n is 0).
+ */
+function trailingPeriod(shape: readonly number[], outShape: readonly number[]): number {
+  let lead = 0;
+  while (lead < shape.length && shape[lead] === 1) lead++;
+  const tail = shape.length - lead;
+  if (tail > outShape.length) return 0;
+  for (let i = 1; i <= tail; i++) if (shape[shape.length - i] !== outShape[outShape.length - i]) return 0;
+  return numel(shape);
+}
+
+/** `where` when each operand repeats with its own period (see trailingPeriod): counters instead of index maps. */
+function whereTrailing(cond: Float32Array, nc: number, a: Float32Array, na: number, b: Float32Array, nb: number, total: number): Float32Array {
+  const out = new Float32Array(total);
+  let ic = 0;
+  let ia = 0;
+  let ib = 0;
+  for (let i = 0; i < total; i++) {
+    out[i] = cond[ic] !== 0 ? a[ia] : b[ib];
+    if (++ic === nc) ic = 0;
+    if (++ia === na) ia = 0;
+    if (++ib === nb) ib = 0;
+  }
+  return out;
+}

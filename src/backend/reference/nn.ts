@@ -202,14 +202,23 @@ export const nn: NNKernels = {
     return out;
   },
 
+  // Positions sorted by id (ties in position order), so that each touched row is summed in float64 in one
+  // buffer of `cols` and written once: no float64 [rows, cols] buffer, and each row adds its terms in the
+  // same order (increasing position) as a plain loop over ids would, so the sums are the same.
   scatterAdd(dy, rows, cols, ids) {
-    const acc = new Float64Array(rows * cols); // float64: a frequent token sums many rows
-    for (let i = 0; i < ids.length; i++) {
-      const src = i * cols;
-      const dst = ids[i] * cols;
-      for (let c = 0; c < cols; c++) acc[dst + c] += dy[src + c];
+    const out = new Float32Array(rows * cols);
+    const order = Int32Array.from({ length: ids.length }, (_, i) => i).sort((p, q) => ids[p] - ids[q] || p - q);
+    const acc = new Float64Array(cols); // float64: a frequent token sums many rows
+    for (let s = 0; s < order.length; ) {
+      const id = ids[order[s]];
+      acc.fill(0);
+      for (; s < order.length && ids[order[s]] === id; s++) {
+        const src = order[s] * cols;
+        for (let c = 0; c < cols; c++) acc[c] += dy[src + c];
+      }
+      out.set(acc, id * cols); // rounds each sum once to float32
     }
-    return Float32Array.from(acc);
+    return out;
   },
 
   // ---- cross-entropy, fused with log-softmax ----
