@@ -98,24 +98,32 @@ export function checkShape(op: string, shape: Shape): void {
 export function broadcastIndexer(inShape: readonly number[], outShape: readonly number[]): Int32Array {
   const r = outShape.length;
   const off = r - inShape.length;
-  const inStrides = new Array<number>(r).fill(0);
+  const inStrides = new Array<number>(r).fill(0); // a broadcast axis (size 1, or missing) steps by 0
   let acc = 1;
   for (let i = inShape.length - 1; i >= 0; i--) {
     inStrides[i + off] = inShape[i] === 1 ? 0 : acc;
     acc *= inShape[i];
   }
-  let total = 1;
-  for (const d of outShape) total *= d;
-  const map = new Int32Array(total);
+  return stridedOffsets(outShape, inStrides, 0);
+}
+
+/**
+ * For each flat index of `shape` (row-major), the offset base + sum(idx[d] * step[d]) in some other
+ * array: an odometer over `shape` that adds a step per axis. Broadcasting, permute and slice are this
+ * with different steps and bases.
+ */
+export function stridedOffsets(shape: readonly number[], step: readonly number[], base: number): Int32Array {
+  const r = shape.length;
+  const map = new Int32Array(numel(shape));
   const idx = new Array<number>(r).fill(0);
-  let src = 0;
-  for (let i = 0; i < total; i++) {
-    map[i] = src;
+  let off = base;
+  for (let i = 0; i < map.length; i++) {
+    map[i] = off;
     for (let d = r - 1; d >= 0; d--) {
       idx[d]++;
-      src += inStrides[d];
-      if (idx[d] < outShape[d]) break;
-      src -= inStrides[d] * idx[d];
+      off += step[d];
+      if (idx[d] < shape[d]) break;
+      off -= step[d] * idx[d];
       idx[d] = 0;
     }
   }

@@ -1,6 +1,6 @@
 /** Reference elementwise kernels: each value computed in float64 and rounded once to float32. */
 import type { BinaryOp, ElementwiseKernels, UnaryOp } from '../kernels/elementwise.js';
-import { broadcastIndexer } from '../../tensor/shape.js';
+import { broadcastIndexer, numel } from '../../tensor/shape.js';
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const INV_SQRT_2 = 1 / Math.SQRT2;
@@ -87,12 +87,6 @@ export function binaryFn(op: BinaryOp): (a: number, b: number) => number {
   }
 }
 
-function numel(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
-
 /** Whether `shape`, without leading 1s, equals the trailing axes of `outShape`. */
 function isTrailing(shape: readonly number[], outShape: readonly number[]): boolean {
   let i = 0;
@@ -104,7 +98,7 @@ function isTrailing(shape: readonly number[], outShape: readonly number[]): bool
 }
 
 /** Operands of one shape need no index maps; the common ops get their own loops (no call per element). */
-function sameShape(op: BinaryOp, a: Float32Array, b: Float32Array): Float32Array {
+function binarySameShape(op: BinaryOp, a: Float32Array, b: Float32Array): Float32Array {
   const out = new Float32Array(a.length);
   switch (op) {
     case 'add': for (let i = 0; i < a.length; i++) out[i] = a[i] + b[i]; break;
@@ -136,7 +130,7 @@ export const elementwise: ElementwiseKernels = {
 
   binary(op, a, aShape, b, bShape, outShape) {
     const total = numel(outShape);
-    if (a.length === b.length && a.length === total) return sameShape(op, a, b);
+    if (a.length === b.length && a.length === total) return binarySameShape(op, a, b);
     const f = binaryFn(op);
     // b repeats along leading axes (a bias [d] added to [n, d]): no index map needed.
     if (a.length === total && isTrailing(bShape, outShape)) {

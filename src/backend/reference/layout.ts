@@ -4,30 +4,7 @@
  * `broadcastIndexer`, so that each one is a one-line loop over an index map that is easy to check.
  */
 import type { LayoutKernels } from '../kernels/layout.js';
-import { broadcastIndexer, numel, strides } from '../../tensor/shape.js';
-
-/**
- * For each flat index of `shape` (row-major), the offset base + sum(idx[d] * step[d]) in some other
- * array: an odometer over `shape` that adds a step per axis. Permute and slice are this with different
- * steps and bases.
- */
-function stridedOffsets(shape: readonly number[], step: readonly number[], base: number): Int32Array {
-  const r = shape.length;
-  const map = new Int32Array(numel(shape));
-  const idx = new Array<number>(r).fill(0);
-  let off = base;
-  for (let i = 0; i < map.length; i++) {
-    map[i] = off;
-    for (let d = r - 1; d >= 0; d--) {
-      idx[d]++;
-      off += step[d];
-      if (idx[d] < shape[d]) break;
-      off -= step[d] * idx[d];
-      idx[d] = 0;
-    }
-  }
-  return map;
-}
+import { broadcastIndexer, numel, stridedOffsets, strides } from '../../tensor/shape.js';
 
 /** Offset in a row-major array of `shape` of the element at index `starts`. */
 function offsetOf(shape: readonly number[], starts: readonly number[]): number {
