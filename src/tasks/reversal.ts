@@ -45,7 +45,7 @@ export const DEFAULT_REVERSAL: ReversalConfig = {
   layers: 2,
   ff: 64,
   batch: 64,
-  steps: 300,
+  steps: 400,
   lr: 1e-2,
   seed: 0,
 };
