@@ -9,8 +9,6 @@ import assert from 'node:assert/strict';
 import '../src/ops/methods.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { Generator } from '../src/tensor/random.js';
-import { mul } from '../src/ops/elementwise.js';
-import { sum } from '../src/ops/reduce.js';
 import { concat, stack } from '../src/ops/shape.js';
 import { dropout } from '../src/ops/nn.js';
 import { matmul } from '../src/ops/matmul.js';

@@ -29,7 +29,7 @@ import { Linear } from './linear.js';
 import { LayerNorm } from './layer-norm.js';
 import { Dropout } from './dropout.js';
 import { MultiHeadAttention } from '../attention/multi-head-attention.js';
-import { activate, checkTokens, resolveLayerOptions, type TransformerActivation, type TransformerLayerOptions } from './transformer-encoder-layer.js';
+import { checkTokens, feedForward, residual, resolveLayerOptions, resolveStack, type TransformerActivation, type TransformerLayerOptions } from './transformer-sublayers.js';
 
 export interface DecoderLayerForwardOptions {
   /**
@@ -158,20 +158,12 @@ export class TransformerDecoderLayer extends Module {
       crossWeights = r.weights ?? null;
       return this.dropout2.forward(r.output);
     };
-    // Feed-forward sub-block: linear2(dropout(act(linear1(x)))), then dropout3.
-    const ff = (x: Tensor): Tensor =>
-      this.dropout3.forward(this.linear2.forward(this.dropout.forward(activate(this.activation, this.linear1.forward(x)))));
+    // Feed-forward sub-block, then dropout3.
+    const ff = (x: Tensor): Tensor => this.dropout3.forward(feedForward(this, x));
 
-    let x = tgt;
-    if (this.normFirst) {
-      x = x.add(sa(this.norm1.forward(x)));
-      x = x.add(ca(this.norm2.forward(x)));
-      x = x.add(ff(this.norm3.forward(x)));
-    } else {
-      x = this.norm1.forward(x.add(sa(x)));
-      x = this.norm2.forward(x.add(ca(x)));
-      x = this.norm3.forward(x.add(ff(x)));
-    }
+    let x = residual(this.normFirst, tgt, this.norm1, sa);
+    x = residual(this.normFirst, x, this.norm2, ca);
+    x = residual(this.normFirst, x, this.norm3, ff);
     if (!needWeights) return x;
     if (selfWeights === null || crossWeights === null) throw new Error(`${what}: attention returned no weights although needWeights was set`);
     return { output: x, selfWeights, crossWeights };
@@ -209,13 +201,10 @@ export class TransformerDecoder extends Module {
 
   constructor(opts: TransformerDecoderOptions) {
     super();
-    if (!Number.isInteger(opts.numLayers) || opts.numLayers <= 0) {
-      throw new ShapeError(`TransformerDecoder: numLayers must be a positive integer, got ${opts.numLayers}`);
-    }
-    const o = resolveLayerOptions('TransformerDecoder', opts);
-    this.dModel = o.dModel;
-    this.layers = Array.from({ length: opts.numLayers }, () => new TransformerDecoderLayer(opts));
-    this.norm = opts.finalNorm ? new LayerNorm(o.dModel, { eps: o.layerNormEps, bias: o.bias }) : null;
+    const { dModel, numLayers, norm } = resolveStack('TransformerDecoder', opts);
+    this.dModel = dModel;
+    this.layers = Array.from({ length: numLayers }, () => new TransformerDecoderLayer(opts));
+    this.norm = norm;
   }
 
   /** tgt: [batch, seqT, dModel], memory: [batch, seqM, dModel] -> [batch, seqT, dModel]; the same masks go to every layer. */

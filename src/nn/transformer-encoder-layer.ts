@@ -19,96 +19,15 @@
  * three Linears `selfAttn.q`, `selfAttn.k`, `selfAttn.v` (split it in three along the rows), and names
  * `out_proj` `out`.
  */
-import '../ops/methods.js';
 import type { Tensor } from '../tensor/tensor.js';
-import type { Generator } from '../tensor/random.js';
-import { fmt, ShapeError } from '../tensor/shape.js';
-import { Module, describeValue } from './module.js';
-import { applyActivation, resolveActivation } from './mlp.js';
+import { Module } from './module.js';
 import { Linear } from './linear.js';
 import { LayerNorm } from './layer-norm.js';
 import { Dropout } from './dropout.js';
 import { MultiHeadAttention } from '../attention/multi-head-attention.js';
+import { checkTokens, feedForward, residual, resolveLayerOptions, resolveStack, type TransformerActivation, type TransformerLayerOptions } from './transformer-sublayers.js';
 
-/** The feed-forward activation: 'relu' (PyTorch's default) or 'gelu', the exact (erf) GELU as PyTorch's 'gelu'. */
-export type TransformerActivation = 'relu' | 'gelu';
-
-/** The activations the transformer layers accept (PyTorch's two named ones); the functions are MLP's. */
-const LAYER_ACTIVATIONS: readonly TransformerActivation[] = Object.freeze(['relu', 'gelu']);
-
-/** Options shared by encoder and decoder layers (and their stacks). */
-export interface TransformerLayerOptions {
-  /** Model width: the size of every token's vector. */
-  dModel: number;
-  /** Attention heads; dModel must be divisible by nHead (each head has dModel / nHead dimensions). */
-  nHead: number;
-  /**
-   * Hidden width of the feed-forward network. Default 4 * dModel, the paper's ratio (512 -> 2048).
-   * PyTorch's default is a fixed 2048 whatever d_model is; pass dimFeedforward: 2048 to match it.
-   */
-  dimFeedforward?: number;
-  /**
-   * Dropout probability, in [0, 1) (default 0.1, as PyTorch), used everywhere PyTorch uses it: on the
-   * attention weights, inside the feed-forward network, and on each sub-block's output before the residual add.
-   */
-  dropout?: number;
-  /** Feed-forward activation (default 'relu', as PyTorch). */
-  activation?: TransformerActivation;
-  /** LayerNorm epsilon, > 0 (default 1e-5, as PyTorch). */
-  layerNormEps?: number;
-  /** Pre-norm (true) or post-norm (false, default, as PyTorch): see the module comment. */
-  normFirst?: boolean;
-  /**
-   * Biases in every Linear and LayerNorm (default true). false is PyTorch >= 2.1's `bias=False`, which
-   * drops the additive bias of the attention projections, the feed-forward Linears and the LayerNorms.
-   */
-  bias?: boolean;
-  /** Generator for initialisation and dropout masks (default: the global one). */
-  generator?: Generator;
-}
-
-/** The options resolved to values, with the checks both layer kinds share. @internal (shared with the decoder layer) */
-export function resolveLayerOptions(what: string, opts: TransformerLayerOptions): Required<Omit<TransformerLayerOptions, 'generator'>> {
-  if (typeof opts !== 'object' || opts === null) throw new ShapeError(`${what}: options must be an object like { dModel: 512, nHead: 8 }, got ${describeValue(opts)}`);
-  const { dModel, nHead } = opts;
-  for (const [name, v] of [['dModel', dModel], ['nHead', nHead]] as const) {
-    if (!Number.isInteger(v) || v <= 0) throw new ShapeError(`${what}: ${name} must be a positive integer, got ${describeValue(v)}`);
-  }
-  if (dModel % nHead !== 0) {
-    throw new ShapeError(`${what}: dModel (${dModel}) must be divisible by nHead (${nHead}): each head gets dModel / nHead dimensions`);
-  }
-  const dimFeedforward = opts.dimFeedforward ?? 4 * dModel;
-  if (!Number.isInteger(dimFeedforward) || dimFeedforward <= 0) {
-    throw new ShapeError(`${what}: dimFeedforward must be a positive integer, got ${describeValue(dimFeedforward)}`);
-  }
-  const activation = resolveActivation(what, opts.activation ?? 'relu', LAYER_ACTIVATIONS);
-  const dropout = opts.dropout ?? 0.1;
-  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) {
-    throw new ShapeError(`${what}: dropout must be a probability in [0, 1), got ${describeValue(dropout)}`);
-  }
-  const layerNormEps = opts.layerNormEps ?? 1e-5;
-  if (typeof layerNormEps !== 'number' || !(layerNormEps > 0) || !Number.isFinite(layerNormEps)) {
-    throw new ShapeError(`${what}: layerNormEps must be a finite number > 0, got ${describeValue(layerNormEps)}`);
-  }
-  const normFirst = opts.normFirst ?? false;
-  const bias = opts.bias ?? true;
-  for (const [name, v] of [['normFirst', normFirst], ['bias', bias]] as const) {
-    if (typeof v !== 'boolean') throw new ShapeError(`${what}: ${name} must be true or false, got ${describeValue(v)}`);
-  }
-  return { dModel, nHead, dimFeedforward, dropout, activation, layerNormEps, normFirst, bias };
-}
-
-/** Applies a named activation. @internal (shared with the decoder layer) */
-export function activate(name: TransformerActivation, x: Tensor): Tensor {
-  return applyActivation(name, x);
-}
-
-/** Checks x: [batch, seq, dModel]; `what` names the layer and `name` the argument in the error. @internal */
-export function checkTokens(what: string, name: string, x: Tensor, dModel: number): void {
-  if (x.ndim !== 3 || x.shape[2] !== dModel) {
-    throw new ShapeError(`${what}: ${name} ${fmt(x.shape)} must be [batch, seq, ${dModel}] (dModel = ${dModel})`);
-  }
-}
+export type { TransformerActivation, TransformerLayerOptions } from './transformer-sublayers.js';
 
 /** Self-attention options of an encoder layer's forward. */
 export interface EncoderLayerForwardOptions {
@@ -207,18 +126,11 @@ export class TransformerEncoderLayer extends Module {
       weights = r.weights ?? null;
       return this.dropout1.forward(r.output);
     };
-    // The feed-forward sub-block: linear2(dropout(act(linear1(x)))), then dropout2.
-    const ff = (x: Tensor): Tensor =>
-      this.dropout2.forward(this.linear2.forward(this.dropout.forward(activate(this.activation, this.linear1.forward(x)))));
+    // The feed-forward sub-block, then dropout2.
+    const ff = (x: Tensor): Tensor => this.dropout2.forward(feedForward(this, x));
 
-    let x = src;
-    if (this.normFirst) {
-      x = x.add(sa(this.norm1.forward(x)));
-      x = x.add(ff(this.norm2.forward(x)));
-    } else {
-      x = this.norm1.forward(x.add(sa(x)));
-      x = this.norm2.forward(x.add(ff(x)));
-    }
+    let x = residual(this.normFirst, src, this.norm1, sa);
+    x = residual(this.normFirst, x, this.norm2, ff);
     if (!opts.needWeights) return x;
     if (weights === null) throw new Error(`${this.describe()}: self-attention returned no weights although needWeights was set`);
     return { output: x, weights };
@@ -261,13 +173,10 @@ export class TransformerEncoder extends Module {
 
   constructor(opts: TransformerEncoderOptions) {
     super();
-    if (!Number.isInteger(opts.numLayers) || opts.numLayers <= 0) {
-      throw new ShapeError(`TransformerEncoder: numLayers must be a positive integer, got ${opts.numLayers}`);
-    }
-    const o = resolveLayerOptions('TransformerEncoder', opts);
-    this.dModel = o.dModel;
-    this.layers = Array.from({ length: opts.numLayers }, () => new TransformerEncoderLayer(opts));
-    this.norm = opts.finalNorm ? new LayerNorm(o.dModel, { eps: o.layerNormEps, bias: o.bias }) : null;
+    const { dModel, numLayers, norm } = resolveStack('TransformerEncoder', opts);
+    this.dModel = dModel;
+    this.layers = Array.from({ length: numLayers }, () => new TransformerEncoderLayer(opts));
+    this.norm = norm;
   }
 
   /** src: [batch, seq, dModel] -> [batch, seq, dModel]; the same masks go to every layer. */

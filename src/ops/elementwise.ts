@@ -32,11 +32,16 @@ export function gelu(x: Tensor, opts: { approximate?: 'none' | 'tanh' } = {}): T
 }
 
 /** a (op) b where both are tensors, broadcasting; backward sums gradients back to each input's shape. */
-function binary(op: BinaryOp, a: Tensor, b: Tensor, grads: (g: Float32Array, out: Float32Array) => [Float32Array | null, Float32Array | null]): Tensor {
+function binary(
+  op: BinaryOp,
+  a: Tensor,
+  b: Tensor,
+  grads: (g: Float32Array, out: Float32Array, outShape: readonly number[]) => [Float32Array | null, Float32Array | null],
+): Tensor {
   const outShape = broadcastShapes(op, a.shape, b.shape);
   const out = backend().binary(op, a.data, a.shape, b.data, b.shape, outShape);
   return Tensor.fromOp(op, out, outShape, [a, b], (g) => {
-    const [ga, gb] = grads(g, out);
+    const [ga, gb] = grads(g, out, outShape);
     return [
       ga && a.requiresGrad ? unbroadcast(ga, outShape, a.shape) : null,
       gb && b.requiresGrad ? unbroadcast(gb, outShape, b.shape) : null,
@@ -68,8 +73,7 @@ export function mul(a: Tensor, b: TensorLike): Tensor {
   if (typeof b === 'number') {
     return Tensor.fromOp('mul', k.scalar('mul', a.data, b, false), a.shape, [a], (g) => [k.scalar('mul', g, b, false)]);
   }
-  const outShape = broadcastShapes('mul', a.shape, b.shape);
-  return binary('mul', a, b, (g) => [a.requiresGrad ? mulB(g, outShape, b) : null, b.requiresGrad ? mulB(g, outShape, a) : null]);
+  return binary('mul', a, b, (g, _out, outShape) => [a.requiresGrad ? mulB(g, outShape, b) : null, b.requiresGrad ? mulB(g, outShape, a) : null]);
 }
 
 export function div(a: Tensor, b: TensorLike): Tensor {
@@ -77,8 +81,7 @@ export function div(a: Tensor, b: TensorLike): Tensor {
   if (typeof b === 'number') {
     return Tensor.fromOp('div', k.scalar('div', a.data, b, false), a.shape, [a], (g) => [k.scalar('div', g, b, false)]);
   }
-  const outShape = broadcastShapes('div', a.shape, b.shape);
-  return binary('div', a, b, (g, out) => [
+  return binary('div', a, b, (g, out, outShape) => [
     a.requiresGrad ? k.binary('div', g, outShape, b.data, b.shape, outShape) : null,
     // d(a/b)/db = -out / b
     b.requiresGrad ? k.unary('neg', k.binary('div', k.binary('mul', g, outShape, out, outShape, outShape), outShape, b.data, b.shape, outShape)) : null,
@@ -100,8 +103,7 @@ export function pow(a: Tensor, b: TensorLike): Tensor {
       return [k.binary('mul', g, a.shape, d, a.shape, a.shape)];
     });
   }
-  const outShape = broadcastShapes('pow', a.shape, b.shape);
-  return binary('pow', a, b, (g, out) => {
+  return binary('pow', a, b, (g, out, outShape) => {
     const ea = k.broadcastTo(a.data, padLeft(a.shape, outShape.length), outShape);
     const eb = k.broadcastTo(b.data, padLeft(b.shape, outShape.length), outShape);
     let ga: Float32Array | null = null;
@@ -134,8 +136,7 @@ export function minimum(a: Tensor, b: Tensor): Tensor {
 
 function minmax(op: 'maximum' | 'minimum', a: Tensor, b: Tensor): Tensor {
   const k = backend();
-  const outShape = broadcastShapes(op, a.shape, b.shape);
-  return binary(op, a, b, (g) => {
+  return binary(op, a, b, (g, _out, outShape) => {
     // PyTorch: grad_a = where(a == b, g / 2, g).masked_fill(a loses, 0); a NaN loses nowhere, so both get g.
     const aLoses = k.binary(op === 'maximum' ? 'lt' : 'gt', a.data, a.shape, b.data, b.shape, outShape);
     const bLoses = k.binary(op === 'maximum' ? 'gt' : 'lt', a.data, a.shape, b.data, b.shape, outShape);
