@@ -44,7 +44,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     return runDemo(rest);
   }
-  const commands: Record<string, [(a: string[]) => number, string]> = { train: [runTrain, TRAIN_HELP], sample: [runSample, SAMPLE_HELP] };
+  const commands: Record<string, [(a: string[]) => number | Promise<number>, string]> = { train: [runTrain, TRAIN_HELP], sample: [runSample, SAMPLE_HELP] };
   const c = commands[cmd];
   if (c !== undefined && Object.hasOwn(commands, cmd)) {
     if (rest.includes('--help') || rest.includes('-h')) {

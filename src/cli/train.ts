@@ -60,7 +60,7 @@ export function parseTrainArgs(argv: string[]): { options: Partial<TrainOptions>
   return { options, resume: Boolean(extra.resume), sampleTokens, samplePrompt: (extra['sample-prompt'] as string | undefined) ?? '' };
 }
 
-export function runTrain(argv: string[]): number {
+export async function runTrain(argv: string[]): Promise<number> {
   const { options, resume, sampleTokens, samplePrompt } = parseTrainArgs(argv);
   const maxIters = options.maxIters ?? D.maxIters;
   const controller = new AbortController();
@@ -76,7 +76,7 @@ export function runTrain(argv: string[]): number {
   const progress = new Progress(process.stderr, 'tok', 10);
   let r;
   try {
-    r = train(
+    r = await train(
       options,
       {
         signal: controller.signal,

@@ -73,7 +73,13 @@ export function logitsStepper(model: GPT, useCache: boolean): (ids: readonly num
 
 /** Encodes the prompt; an empty prompt starts from the end-of-text token, or a newline, or id 0. */
 export function promptIds(tokenizer: Tokenizer, prompt: string): number[] {
-  if (prompt !== '') return tokenizer.encode(prompt);
+  if (prompt !== '') {
+    try {
+      return tokenizer.encode(prompt);
+    } catch (e) {
+      throw new Error(`the prompt cannot be encoded by this model's tokenizer: ${(e as Error).message}`);
+    }
+  }
   if (tokenizer.eotId !== null) return [tokenizer.eotId];
   try {
     return tokenizer.encode('\n');

@@ -118,11 +118,12 @@ function optimizerTensors(sd: OptimizerStateDict): { tensors: Map<string, Tensor
 }
 
 /**
- * Trains a GPT as nanoGPT does. With `resume`, continues the run saved in `outDir` (its options must
+ * Trains a GPT as nanoGPT does (async only so that Ctrl-C can be heard between steps). With `resume`, continues the run saved in `outDir` (its options must
  * match, except maxIters, which may grow) so that the loss curve is exactly the uninterrupted one.
  */
-export function train(input: Partial<TrainOptions>, ev: TrainEvents = {}, resume = false): TrainResult {
+export async function train(input: Partial<TrainOptions>, ev: TrainEvents = {}, resume = false): Promise<TrainResult> {
   const o = resolveTrainOptions(input);
+  if (resume) loadResume(o.outDir); // fail first, before reading any data, when there is nothing to resume
   const say = (s: string) => ev.onMessage?.(s);
   const t0 = performance.now();
 
@@ -236,6 +237,8 @@ export function train(input: Partial<TrainOptions>, ev: TrainEvents = {}, resume
       ev.onEval?.({ ...point, best, saved });
     }
     if (step >= o.maxIters) break;
+    // Let signal handlers (Ctrl-C) run: the loop is synchronous work and would otherwise block them.
+    await new Promise((res) => setImmediate(res));
     if (ev.signal?.aborted) {
       interrupted = true;
       break;
