@@ -89,3 +89,23 @@ export {
   type ReversalConfig,
   type ReversalResult,
 } from './tasks/reversal.js';
+
+// GPT: text -> tokens -> model -> loss or samples
+export { CharTokenizer } from './tokenizers/char.js';
+export { Gpt2Tokenizer, GPT2_VOCAB_SIZE, GPT2_EOT_ID } from './tokenizers/gpt2.js';
+export { tokenizerFromJSON, StreamDecoder, type Tokenizer, type TokenizerJSON } from './tokenizers/tokenizer.js';
+export { readTextFiles } from './data/text-files.js';
+export { loadBrownCorpus } from './data/brown.js';
+export { splitTokens, sampleBatch } from './data/batches.js';
+export { GPT, Block, CausalSelfAttention, GPTMLP, type GPTForwardOptions } from './models/gpt.js';
+export { resolveGPTConfig, GPT_DEFAULTS, type GPTConfig, type GPTConfigInput } from './models/gpt-config.js';
+export { KVCache } from './models/kv-cache.js';
+export { loadHFGpt2, gptConfigFromHF } from './models/gpt2-hf.js';
+export { train, estimateLoss, lossCurveSvg, type TrainEvents, type TrainResult, type TrainHistory, type EvalPoint } from './train/trainer.js';
+export { TRAIN_DEFAULTS, resolveTrainOptions, type TrainOptions } from './train/train-options.js';
+export { learningRateAt, type LrSchedule } from './train/lr-schedule.js';
+export { loadCheckpoint, saveModelWeights, saveModelConfig, modelTensors } from './train/checkpoint.js';
+export { generate, logitsStepper, type GenerateOptions, type GenerateResult } from './generate/generate.js';
+export { sampleToken, type SamplingOptions } from './generate/sampling.js';
+export { readSafetensors, writeSafetensors, parseSafetensors, serializeSafetensors, type SafeTensor } from './io/safetensors.js';
+export { FileFormatError } from './io/file-format-error.js';

@@ -36,3 +36,19 @@ export const results = { x, w, output, weights, r };`;
   // keyMask: the first sequence's keys 3 and 4 are padding, so they get no weight.
   for (let i = 0; i < 5; i++) assert.equal(results.r.weights.data[i * 5 + 3] + results.r.weights.data[i * 5 + 4], 0);
 });
+
+test('README GPT example runs and its stated shapes hold', async () => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const code = /```ts\n([\s\S]*?)```/.exec(readme.split('## Training a GPT')[1])?.[1];
+  assert.ok(code, 'README has a ```ts block under "## Training a GPT"');
+  const index = pathToFileURL(join(root, 'dist/src/index.js')).href;
+  const program = `${code.replace("from 'qkv'", `from '${index}'`)}\nexport const results = { tok, model, logits, loss, out };`;
+  const dir = mkdtempSync(join(tmpdir(), 'qkv-readme-'));
+  const file = join(dir, 'gpt.mjs');
+  writeFileSync(file, program);
+  const { results } = await import(pathToFileURL(file).href);
+  assert.deepEqual([...results.logits.shape], [1, 32, results.tok.vocabSize]);
+  assert.ok(Math.abs(results.loss.item() - Math.log(results.tok.vocabSize)) < 0.1);
+  assert.ok(results.model.transformer.wte.weight.grad !== null);
+  assert.equal(results.out.text.length, 40);
+});

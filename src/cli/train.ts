@@ -28,7 +28,7 @@ Data and model
   --n-kv-head N                 llama only; 0 = n-head [${D.nKVHead}]
   --block-size N                context length [${D.blockSize}]
   --dropout X                   [${D.dropout}]
-  --bias true|false             [${D.bias}]
+  --bias true|false             biases in Linear and LayerNorm (GPT-2 has them; nanoGPT's train.py: false) [${D.bias}]
 Optimisation
   --batch-size N                [${D.batchSize}]
   --gradient-accumulation-steps N   [${D.gradientAccumulationSteps}]

@@ -18,6 +18,7 @@ export interface TrainOptions {
   nEmbd: number;
   blockSize: number;
   dropout: number;
+  /** Biases in Linear layers and LayerNorms (GPT-2 has them; nanoGPT's train.py defaults to False). */
   bias: boolean;
   // optimisation
   batchSize: number;

@@ -4,7 +4,7 @@
  * val, the best model saved, and a resume state that makes an interrupted run continue bit for bit.
  */
 import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Tensor, noGrad } from '../tensor/tensor.js';
 import { Generator } from '../tensor/random.js';
 import { GPT } from '../models/gpt.js';
@@ -214,7 +214,7 @@ export async function train(input: Partial<TrainOptions>, ev: TrainEvents = {}, 
       history,
     });
   };
-  const writeCurve = () => writeFileAtomic(join(o.outDir, 'loss.svg'), lossCurveSvg(history, `qkv train: ${source}`));
+  const writeCurve = () => writeFileAtomic(join(o.outDir, 'loss.svg'), lossCurveSvg(history, `qkv train: ${o.files.length ? o.files.map((f) => basename(f)).join(', ') : 'Brown corpus'}`));
 
   const splits = { train: trainData, val: valData };
   const tokensPerStep = o.batchSize * o.blockSize * o.gradientAccumulationSteps;
