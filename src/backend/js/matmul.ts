@@ -38,6 +38,7 @@
  * unavailable, or with `configureJsMatmul({ workers: false })` / QKV_JS_WORKERS=0, everything runs on the
  * calling thread.
  */
+import { matmul as referenceMatmul } from '../reference/matmul.js';
 import type { MatmulKernels, MatmulParams } from '../kernels/matmul.js';
 
 /** Rows of a packed op(A) panel and of the register tile. */
@@ -473,6 +474,9 @@ function matmulJs(a: Float32Array, b: Float32Array, p: MatmulParams): Float32Arr
       aOffsets = aOffsets.subarray(0, 1);
     }
   }
+  // One or two rows (a decoding step with the KV cache): packing B would cost as much as the product
+  // itself, so the reference loop (same order of additions, so the same bits) is faster here.
+  if (m < 3) return referenceMatmul.matmul(a, b, p);
 
   const mp = Math.ceil(m / MR);
   const np = Math.ceil(n / NR);
