@@ -25,7 +25,7 @@ test('qkv train then qkv sample: a model folder, a loss curve, progress, a strea
   assert.match(r.stdout, /data: .*text\.txt: \d[\d,]* characters, \d[\d,]* tokens \(char, vocabulary \d+\)/);
   assert.match(r.stdout, /step 30: train loss \d\.\d{4}, val loss \d\.\d{4}/);
   assert.match(r.stdout, /Done: 30 steps in/);
-  assert.match(r.stdout, /A sample from the best model[^\n]*\n\nthe .{20}\n/s);
+  assert.match(r.stdout, /A sample from the saved model[^\n]*\n\nthe .{20}\n/s);
   assert.match(r.stderr, /step 30\/30 loss \d\.\d{4} lr [\d.e+-]+ \| [\d.]+k? tok\/s \| .* elapsed, 0s left/);
   for (const f of ['model.safetensors', 'config.json', 'tokenizer.json', 'resume.json', 'loss.svg']) assert.ok(existsSync(join(dir, 'out', f)), f);
   const s = qkv('sample', '--model', join(dir, 'out'), '--prompt', 'the cat', '--max-new-tokens', '25', '--seed', '3', '--stop', '\n');

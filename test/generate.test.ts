@@ -30,6 +30,8 @@ test('sampleToken: greedy is argmax; top-k 1 and a tiny top-p are greedy too; fr
     assert.ok([1, 3].includes(sampleToken(logits, g, { topK: 2 })));
     assert.ok([1, 3].includes(sampleToken(logits, g, { topP: 0.7 })));
   }
+  assert.throws(() => sampleToken(Float32Array.from([0, NaN, 1]), g), /NaN logit \(token 1\)/);
+  assert.equal(sampleToken(logits, g, { temperature: 1e-310 }), 3, 'a temperature that overflows the logits is greedy');
   assert.throws(() => checkSamplingOptions({ temperature: -1 }), /temperature must be a number >= 0/);
   assert.throws(() => checkSamplingOptions({ topK: 0 }), /topK must be a positive integer/);
   assert.throws(() => checkSamplingOptions({ topP: 0 }), /topP must be a number in \(0, 1\]/);

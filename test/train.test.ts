@@ -126,3 +126,33 @@ test('loadCheckpoint: missing, truncated and mismatched folders are reported by 
   assert.throws(() => loadCheckpoint(out), /model\.safetensors: missing/);
   rmSync(dir, { recursive: true });
 });
+
+test('train --resume with more steps: an earlier run that ended off the eval interval continues exactly', async () => {
+  const dir = tmp();
+  const file = corpus(dir);
+  const opts = { ...small(dir, file), lrDecayIters: 16 };
+  const straight = await train({ ...opts, outDir: join(dir, 'a'), maxIters: 16 });
+  const short = await train({ ...opts, outDir: join(dir, 'b'), maxIters: 10 });
+  assert.deepEqual(short.history.evals.map((e) => e.step), [0, 4, 8, 10]);
+  const resumed = await train({ ...opts, outDir: join(dir, 'b'), maxIters: 16 }, {}, true);
+  assert.deepEqual(resumed.history.loss, straight.history.loss);
+  assert.deepEqual(resumed.history.evals, straight.history.evals, 'the eval at step 10 is not part of the longer run');
+  rmSync(dir, { recursive: true });
+});
+
+test('train: a new run in a used folder removes the old weights first; llama has no biases by default', async () => {
+  const dir = tmp();
+  const file = corpus(dir);
+  const out = join(dir, 'o');
+  await train({ ...small(dir, file), outDir: out, maxIters: 4, evalInterval: 4 });
+  const controller = new AbortController();
+  controller.abort(); // stopped before its first step: the folder must hold this run's weights, not the old ones
+  const r = await train({ ...small(dir, file), outDir: out, nEmbd: 32, seed: 9 }, { signal: controller.signal });
+  assert.equal(r.steps, 0);
+  const { model } = loadCheckpoint(out);
+  assert.equal(model.config.nEmbd, 32);
+  const llama = await train({ ...small(dir, file), outDir: join(dir, 'l'), arch: 'llama', maxIters: 2, evalInterval: 2 });
+  assert.equal(llama.config.bias, false);
+  assert.ok(llama.model.namedParameters().every(([n]) => !n.endsWith('.bias')));
+  rmSync(dir, { recursive: true });
+});

@@ -7,6 +7,7 @@ import { Gpt2Tokenizer } from '../tokenizers/gpt2.js';
 import type { GPT } from '../models/gpt.js';
 import type { Tokenizer } from '../tokenizers/tokenizer.js';
 import { generate } from '../generate/generate.js';
+import { checkSamplingOptions } from '../generate/sampling.js';
 import { parseFlags } from './flags.js';
 import { UsageError } from './usage-error.js';
 
@@ -55,6 +56,12 @@ export function runSample(argv: string[]): number {
   for (const k of ['maxNewTokens', 'numSamples', 'seed', 'topK'] as const) {
     if (!Number.isInteger(o[k]) || o[k] < 0) throw new UsageError(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} must be an integer >= 0, got ${o[k]}`, HELP_REF);
   }
+  try {
+    checkSamplingOptions({ temperature: o.temperature, topP: o.topP });
+  } catch (e) {
+    throw new UsageError(`--${(e as Error).message.replace('topP', 'top-p')}`, HELP_REF);
+  }
+  if (o.stop.some((s) => s === '')) throw new UsageError('--stop needs a non-empty text', HELP_REF);
   const { model, tokenizer, kind } = loadModelFolder(o.model);
   const c = model.config;
   process.stderr.write(`${kind} model from ${o.model}: ${c.nLayer} layers, ${c.nHead} heads, width ${c.nEmbd}, context ${c.blockSize}, vocabulary ${c.vocabSize}\n`);

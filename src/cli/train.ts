@@ -42,13 +42,15 @@ Evaluation and saving
   --seed N                      [${D.seed}]
   --resume                      continue the run saved in --out-dir (same options; --max-iters may grow)
   --sample-tokens N             characters/tokens to sample at the end (0: none) [300]
-  --sample-prompt TEXT          [the first line of the validation text... or empty]`;
+  --sample-prompt TEXT          the start of the sample ['': a new line]`;
 
 /** Options that are not TrainOptions fields; `files` comes from the positionals. */
 const SPEC = Object.fromEntries(Object.entries(D).filter(([k]) => k !== 'files')) as Omit<TrainOptions, 'files'>;
 
 export function parseTrainArgs(argv: string[]): { options: Partial<TrainOptions>; resume: boolean; sampleTokens: number; samplePrompt: string } {
   const { values, extra, positionals } = parseFlags(argv, SPEC, HELP_REF, { resume: { type: 'boolean' }, 'sample-tokens': { type: 'string' }, 'sample-prompt': { type: 'string' } }, true);
+  const flagLike = positionals.find((p) => p === 'true' || p === 'false');
+  if (flagLike !== undefined) throw new UsageError(`'${flagLike}' is not a file to train on; --resume takes no value`, HELP_REF);
   const options: Partial<TrainOptions> = { ...(values as Partial<TrainOptions>), files: positionals };
   const st = extra['sample-tokens'] as string | undefined;
   const sampleTokens = st === undefined ? 300 : Number(st);
@@ -100,12 +102,13 @@ export async function runTrain(argv: string[]): Promise<number> {
       `.\nSaved to ${out}/: model.safetensors, config.json, tokenizer.json, resume.json, loss.svg (the loss curve).`,
   );
   if (r.interrupted) {
-    console.log(`Continue with: qkv train ${argv.filter((a) => a !== '--resume').join(' ')} --resume`);
+    const quote = (a: string) => (/^[\w./=:,+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+    console.log(`Continue with: qkv train ${argv.filter((a) => a !== '--resume').map(quote).join(' ')} --resume`);
     return 130;
   }
   if (sampleTokens > 0) {
     const { model, tokenizer } = loadCheckpoint(out);
-    console.log(`\nA sample from the best model (${join(out, 'model.safetensors')}), ${sampleTokens} tokens, temperature 0.8, top-k 200:\n`);
+    console.log(`\nA sample from the saved model (${join(out, 'model.safetensors')}), ${sampleTokens} tokens, temperature 0.8, top-k 200:\n`);
     process.stdout.write(samplePrompt);
     generate(model, tokenizer, samplePrompt, { maxNewTokens: sampleTokens, temperature: 0.8, topK: 200, seed: r.options.seed, onText: (t) => process.stdout.write(t) });
     process.stdout.write(`\n\nMore: qkv sample --model ${out} --prompt "..."\n`);

@@ -29,7 +29,7 @@ export interface GenerateOptions extends SamplingOptions {
 }
 
 export interface GenerateResult {
-  /** The prompt's ids followed by the generated ids (up to, not including, a stop string's tokens' effect on text). */
+  /** The prompt's ids followed by every generated id (including those of a stop string or the end-of-text token). */
   ids: number[];
   /** The generated text only (without the prompt), cut before a stop string. */
   text: string;
@@ -107,7 +107,9 @@ export function generate(model: GPT, tokenizer: Tokenizer, prompt: string, opts:
   let n = 0;
   noGrad(() => {
     for (; n < maxNewTokens; ) {
-      const id = sampleToken(step(ids), g, opts);
+      const logits = step(ids);
+      // A model may have more ids than its tokenizer (a padded vocabulary): only ids that decode can be drawn.
+      const id = sampleToken(logits.length > tokenizer.vocabSize ? logits.subarray(0, tokenizer.vocabSize) : logits, g, opts);
       ids.push(id);
       n++;
       if (tokenizer.eotId !== null && id === tokenizer.eotId) {

@@ -28,6 +28,9 @@ export function checkSamplingOptions(o: SamplingOptions): void {
 export function sampleToken(logits: Float32Array, g: Generator, o: SamplingOptions = {}): number {
   const { temperature = 1, topK, topP = 1 } = o;
   const V = logits.length;
+  for (let i = 0; i < V; i++) {
+    if (Number.isNaN(logits[i])) throw new Error(`sampling: the model produced a NaN logit (token ${i}); its weights are damaged or the run diverged`);
+  }
   if (temperature === 0) {
     let best = 0;
     for (let i = 1; i < V; i++) if (logits[i] > logits[best]) best = i;
@@ -41,6 +44,7 @@ export function sampleToken(logits: Float32Array, g: Generator, o: SamplingOptio
   }
   let max = -Infinity;
   for (let i = 0; i < V; i++) if (z[i] > max) max = z[i];
+  if (max === Infinity) return sampleToken(logits, g, { temperature: 0 }); // a temperature so small that it overflows: greedy
   let total = 0;
   for (let i = 0; i < V; i++) {
     z[i] = z[i] === -Infinity ? 0 : Math.exp(z[i] - max);

@@ -61,6 +61,11 @@ export function loadWeights(model: GPT, tensors: Map<string, SafeTensor>, path: 
     }
     state.set(name, new Tensor(s.data, s.shape));
   }
+  const head = tensors.get(`${prefix}lm_head.weight`);
+  const wte = tensors.get(`${prefix}transformer.wte.weight`)!;
+  if (model.config.tieWeights && head !== undefined && (head.shape.join() !== wte.shape.join() || head.data.some((v, i) => !Object.is(v, wte.data[i])))) {
+    throw new FileFormatError(path, `has an lm_head.weight that differs from transformer.wte.weight, but the config ties them (tieWeights: true); the config does not match the weights`);
+  }
   for (const name of tensors.keys()) {
     if (name.startsWith(prefix) && !own.has(name.slice(prefix.length)) && !(model.config.tieWeights && name === `${prefix}lm_head.weight`)) {
       throw new FileFormatError(path, `has a tensor '${name}' that the config does not have; the config does not match the weights`);
@@ -111,7 +116,7 @@ export function loadCheckpoint(dir: string): { model: GPT; tokenizer: Tokenizer;
     throw new FileFormatError(join(dir, 'tokenizer.json'), `has ${tokenizer.vocabSize} tokens but config.json says vocabSize ${config.vocabSize}; they come from different runs`);
   }
   const path = join(dir, 'model.safetensors');
-  if (!existsSync(path)) throw new FileFormatError(path, 'missing; the folder has a config but no weights (training saves them at the first evaluation)');
+  if (!existsSync(path)) throw new FileFormatError(path, 'missing; the folder has a config but no weights (training saves them at its evaluations and when it is stopped)');
   const { tensors } = readSafetensors(path);
   const model = new GPT(config);
   loadWeights(model, tensors, path);
@@ -153,6 +158,16 @@ export function loadResume(dir: string): { state: ResumeState; tensors: Map<stri
   const state = readJson(path, 'resume.json') as ResumeState;
   if (typeof state !== 'object' || state === null || state.format !== 'qkv-resume' || typeof state.weightsFile !== 'string' || !/^resume-\d+\.safetensors$/.test(state.weightsFile)) {
     throw new FileFormatError(path, 'is not a qkv resume state');
+  }
+  for (const [k, ok] of [
+    ['iter', Number.isInteger(state.iter) && (state.iter as number) >= 0],
+    ['options', typeof state.options === 'object' && state.options !== null],
+    ['optimizerCounters', typeof state.optimizerCounters === 'object' && state.optimizerCounters !== null],
+    ['generators', typeof state.generators === 'object' && state.generators !== null],
+    ['history', typeof state.history === 'object' && state.history !== null && Array.isArray((state.history as { loss?: unknown }).loss)],
+    ['bestVal', typeof state.bestVal === 'number' || state.bestVal === null],
+  ] as const) {
+    if (!ok) throw new FileFormatError(path, `has no valid '${k}'; the resume state is damaged: train again without --resume`);
   }
   const wpath = join(dir, state.weightsFile);
   if (!existsSync(wpath)) throw new FileFormatError(wpath, 'missing; resume.json points at it. The resume state is incomplete: train again without --resume');

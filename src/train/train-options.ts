@@ -18,7 +18,7 @@ export interface TrainOptions {
   nEmbd: number;
   blockSize: number;
   dropout: number;
-  /** Biases in Linear layers and LayerNorms (GPT-2 has them; nanoGPT's train.py defaults to False). */
+  /** Biases in Linear layers and LayerNorms (default: true for gpt2, as GPT-2; false for llama; nanoGPT's train.py defaults to False). */
   bias: boolean;
   // optimisation
   batchSize: number;
@@ -80,6 +80,7 @@ export function resolveTrainOptions(input: Partial<TrainOptions>): TrainOptions 
     if (!(k in TRAIN_DEFAULTS)) throw new Error(`train: unknown option '${k}' (known: ${Object.keys(TRAIN_DEFAULTS).join(', ')})`);
   }
   const o = { ...TRAIN_DEFAULTS, ...Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) } as TrainOptions;
+  if (input.bias === undefined) o.bias = o.arch === 'gpt2'; // llama has no biases unless asked
   const bad = (k: keyof TrainOptions, want: string): never => {
     throw new Error(`train: ${k} must be ${want}, got ${describeValue(o[k])}`);
   };

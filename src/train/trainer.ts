@@ -3,7 +3,7 @@
  * warm-up + cosine learning rate, gradient clipping and accumulation, periodic evaluation on train and
  * val, the best model saved, and a resume state that makes an interrupted run continue bit for bit.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Tensor, noGrad } from '../tensor/tensor.js';
 import { Generator } from '../tensor/random.js';
@@ -123,7 +123,9 @@ function optimizerTensors(sd: OptimizerStateDict): { tensors: Map<string, Tensor
  */
 export async function train(input: Partial<TrainOptions>, ev: TrainEvents = {}, resume = false): Promise<TrainResult> {
   const o = resolveTrainOptions(input);
-  if (resume) loadResume(o.outDir); // fail first, before reading any data, when there is nothing to resume
+  // Fail first, before reading any data: a model shape that cannot be built, or nothing to resume.
+  resolveGPTConfig({ arch: o.arch, vocabSize: 1, blockSize: o.blockSize, nLayer: o.nLayer, nHead: o.nHead, nKVHead: o.nKVHead || o.nHead, nEmbd: o.nEmbd, dropout: o.dropout, bias: o.bias }, 'train');
+  if (resume) loadResume(o.outDir);
   const say = (s: string) => ev.onMessage?.(s);
   const t0 = performance.now();
 
@@ -190,13 +192,17 @@ export async function train(input: Partial<TrainOptions>, ev: TrainEvents = {}, 
     dataGen.setState(gens.data);
     evalGen.setState(gens.eval);
     start = state.iter;
-    bestVal = state.bestVal as number;
+    bestVal = (state.bestVal as number | null) ?? Infinity; // JSON has no Infinity: null
     const h = state.history as TrainHistory;
     history.loss = h.loss.slice(0, start);
     history.evals = h.evals.filter((e) => e.step <= start);
     say(`resuming at step ${start} of ${o.maxIters} (best val loss so far ${bestVal.toFixed(4)})`);
   } else {
     mkdirSync(o.outDir, { recursive: true });
+    // A new run in a used folder: the old weights and resume state must not pair with the new config.
+    for (const f of readdirSync(o.outDir)) {
+      if (f === 'model.safetensors' || f === 'resume.json' || /^resume-\d+\.safetensors$/.test(f)) rmSync(join(o.outDir, f), { force: true });
+    }
   }
   saveModelConfig(o.outDir, config, tokenizer);
 
@@ -217,6 +223,7 @@ export async function train(input: Partial<TrainOptions>, ev: TrainEvents = {}, 
   const writeCurve = () => writeFileAtomic(join(o.outDir, 'loss.svg'), lossCurveSvg(history, `qkv train: ${o.files.length ? o.files.map((f) => basename(f)).join(', ') : 'Brown corpus'}`));
 
   const splits = { train: trainData, val: valData };
+  let savedWeights = resume && existsSync(join(o.outDir, 'model.safetensors')); // model.safetensors is this run's
   const tokensPerStep = o.batchSize * o.blockSize * o.gradientAccumulationSteps;
   let step = start;
   let interrupted = false;
@@ -225,14 +232,34 @@ export async function train(input: Partial<TrainOptions>, ev: TrainEvents = {}, 
     const lr = learningRateAt(step, schedule);
     const evalDue = (step % o.evalInterval === 0 || step === o.maxIters) && !history.evals.some((e) => e.step === step);
     if (evalDue) {
+      // An eval off the interval (the last step) must not change what a longer resumed run would see:
+      // the resume state is saved as it was before it (eval generator, best val, history).
+      const onInterval = step % o.evalInterval === 0;
+      const before = { gen: evalGen.getState(), bestVal, evals: history.evals.length };
       const losses = estimateLoss(model, splits, o, evalGen);
+      if (!Number.isFinite(losses.train) || !Number.isFinite(losses.val)) {
+        throw new Error(`train: the evaluated loss became ${losses.val} at step ${step}; the run diverged: start again with a lower --learning-rate (nothing was saved for this step)`);
+      }
       const best = losses.val < bestVal;
       if (best) bestVal = losses.val;
       const point = { step, ...losses, lr };
       history.evals.push(point);
-      const saved = step > 0 && (best || o.alwaysSaveCheckpoint);
-      if (saved) saveModelWeights(o.outDir, model, { step: String(step), val_loss: losses.val.toFixed(6) });
-      saveResumeState(step);
+      const saved = (step > 0 && (best || o.alwaysSaveCheckpoint)) || (step === o.maxIters && !savedWeights);
+      if (saved) {
+        saveModelWeights(o.outDir, model, { step: String(step), val_loss: losses.val.toFixed(6) });
+        savedWeights = true;
+      }
+      if (onInterval) saveResumeState(step);
+      else {
+        const after = { gen: evalGen.getState(), bestVal, evals: history.evals };
+        evalGen.setState(before.gen);
+        bestVal = before.bestVal;
+        history.evals = history.evals.slice(0, before.evals);
+        saveResumeState(step);
+        evalGen.setState(after.gen);
+        bestVal = after.bestVal;
+        history.evals = after.evals;
+      }
       writeCurve();
       ev.onEval?.({ ...point, best, saved });
     }
@@ -256,7 +283,7 @@ export async function train(input: Partial<TrainOptions>, ev: TrainEvents = {}, 
     optimizer.step();
     optimizer.zeroGrad();
     const loss = lossSum / o.gradientAccumulationSteps;
-    if (!Number.isFinite(loss)) throw new Error(`train: the loss became ${loss} at step ${step}; lower --learning-rate (the last good state is in ${o.outDir})`);
+    if (!Number.isFinite(loss)) throw new Error(`train: the loss became ${loss} at step ${step}; the run diverged: start again with a lower --learning-rate`);
     history.loss.push(loss);
     step++;
     ev.onStep?.({ step, maxIters: o.maxIters, loss, lr, tokens: (step - start) * tokensPerStep, elapsedMs: performance.now() - t0 });
@@ -264,7 +291,7 @@ export async function train(input: Partial<TrainOptions>, ev: TrainEvents = {}, 
   if (interrupted) {
     saveResumeState(step);
     writeCurve();
-    if (!existsSync(join(o.outDir, 'model.safetensors'))) saveModelWeights(o.outDir, model, { step: String(step) });
+    if (!savedWeights) saveModelWeights(o.outDir, model, { step: String(step) });
     say(`interrupted at step ${step}: the state is saved; continue with --resume`);
   }
   return {
