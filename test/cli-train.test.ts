@@ -88,3 +88,13 @@ test('qkv train / sample: bad input gets one line and exit 1 (or 2 for a usage m
   }
   rmSync(dir, { recursive: true });
 });
+
+test('qkv sample reads a Hugging Face GPT-2 folder (the fixture checkpoint) with the GPT-2 tokenizer', () => {
+  const r = qkv('sample', '--model', `${root}fixtures/gpt2-tiny`, '--prompt', 'Hello world', '--max-new-tokens', '5', '--temperature', '0');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /Hugging Face GPT-2 model from .*gpt2-tiny: 2 layers, 4 heads, width 16, context 64, vocabulary 50257/);
+  assert.match(r.stdout, /^Hello world.+\n$/);
+  const bad = qkv('sample', '--model', `${root}fixtures/gpt2-tiny`, '--temperature', '-1');
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--temperature must be a number >= 0/);
+});
