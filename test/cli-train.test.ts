@@ -94,7 +94,7 @@ test('qkv sample reads a Hugging Face GPT-2 folder (the fixture checkpoint) with
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /Hugging Face GPT-2 model from .*gpt2-tiny: 2 layers, 4 heads, width 16, context 64, vocabulary 50257/);
   assert.match(r.stdout, /^Hello world.+\n$/);
-  const bad = qkv('sample', '--model', `${root}fixtures/gpt2-tiny`, '--temperature', '-1');
+  const bad = qkv('sample', '--model', `${root}fixtures/gpt2-tiny`, '--temperature=-1');
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--temperature must be a number >= 0/);
 });
