@@ -48,6 +48,18 @@ export function median(xs: readonly number[]): number {
 }
 
 /**
+ * The backends named by `--<name> a,b` (default: every available one), each checked to be available;
+ * `who` names the script in the error.
+ */
+export function wantedBackends(argv: readonly string[], name: string, available: readonly string[], who: string): string[] {
+  const wanted = option(argv, name, available.join(','))
+    .split(',')
+    .filter((s) => s !== '');
+  for (const b of wanted) if (!available.includes(b)) throw new Error(`${who}: backend '${b}' is not available (have: ${available.join(', ')})`);
+  return wanted;
+}
+
+/**
  * `--name value` / `--name=value` flags, with an environment fallback BENCH_NAME (dashes as underscores,
  * upper case), then the default.
  */

@@ -16,7 +16,7 @@ import { setBackend } from '../src/backend/backend.js';
 import { GPT } from '../src/models/gpt.js';
 import { CharTokenizer } from '../src/tokenizers/char.js';
 import { generate } from '../src/generate/generate.js';
-import { availableBackends, intOption, jsWorkerShare, isMain, median, option } from './common.js';
+import { availableBackends, intOption, jsWorkerShare, isMain, median, option, wantedBackends } from './common.js';
 
 /** The 65 characters of nanoGPT's shakespeare_char vocabulary. */
 export const SHAKESPEARE_CHARS = "\n !$&',-.3:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -95,9 +95,7 @@ export function firstDifference(a: readonly number[], b: readonly number[]): num
 if (isMain(import.meta.url)) {
   const argv = process.argv.slice(2);
   const backends = await availableBackends();
-  const wanted = option(argv, 'backend', backends.join(','))
-    .split(',')
-    .filter((s) => s !== '');
+  const wanted = wantedBackends(argv, 'backend', backends, 'generate');
   const mode = option(argv, 'cache', 'both');
   if (!['both', 'on', 'off'].includes(mode)) throw new Error(`generate: --cache must be both, on or off, got '${mode}'`);
   const tokens = intOption(argv, 'tokens', 500, 1);
@@ -105,7 +103,6 @@ if (isMain(import.meta.url)) {
   const maxSecondsRaw = option(argv, 'max-seconds', '');
   const maxSeconds = maxSecondsRaw === '' ? undefined : Number(maxSecondsRaw);
   for (const b of wanted) {
-    if (!backends.includes(b)) throw new Error(`generate: backend '${b}' is not available (have: ${backends.join(', ')})`);
     const results: GenerateBenchResult[] = [];
     for (const cache of mode === 'both' ? [true, false] : [mode === 'on']) {
       const r = benchGenerate(b, { tokens, runs, cache, maxSeconds });

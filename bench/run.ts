@@ -21,7 +21,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { availableBackends, cpuBusy, flag, intOption, machineInfo, option } from './common.js';
+import { availableBackends, cpuBusy, flag, intOption, machineInfo, option, wantedBackends } from './common.js';
 import type { TrainStepResult } from './train-step.js';
 import type { GenerateBenchResult } from './generate.js';
 
@@ -32,10 +32,7 @@ const t00 = performance.now();
 const say = (s: string) => process.stderr.write(`[bench ${((performance.now() - t00) / 1000).toFixed(0).padStart(4)} s] ${s}\n`);
 
 const backends = await availableBackends();
-const wanted = option(argv, 'backends', backends.join(','))
-  .split(',')
-  .filter((s) => s !== '');
-for (const b of wanted) if (!backends.includes(b)) throw new Error(`bench: backend '${b}' is not available (have: ${backends.join(', ')})`);
+const wanted = wantedBackends(argv, 'backends', backends, 'bench');
 const counts = {
   fast: { warmup: intOption(argv, 'warmup', 3), iters: intOption(argv, 'iters', 2, 1), runs: intOption(argv, 'runs', 5, 1) },
   reference: { warmup: intOption(argv, 'ref-warmup', 2), iters: intOption(argv, 'ref-iters', 1, 1), runs: intOption(argv, 'ref-runs', 5, 1) },

@@ -19,7 +19,7 @@ import { weightDecayGroups } from '../src/optim/optimizer.js';
 import { clipGradNorm } from '../src/optim/clip.js';
 import { sampleBatch } from '../src/data/batches.js';
 import { learningRateAt } from '../src/train/lr-schedule.js';
-import { availableBackends, intOption, jsWorkerShare, isMain, median, option } from './common.js';
+import { availableBackends, intOption, jsWorkerShare, isMain, median, option, wantedBackends } from './common.js';
 
 /** nanoGPT's README CPU recipe (config/train_shakespeare_char.py with the README's overrides). */
 export const RECIPE = Object.freeze({
@@ -115,11 +115,8 @@ export function benchTrainStep(backendName: string, o: { warmup: number; iters: 
 if (isMain(import.meta.url)) {
   const argv = process.argv.slice(2);
   const backends = await availableBackends();
-  const wanted = option(argv, 'backend', backends.join(','))
-    .split(',')
-    .filter((s) => s !== '');
+  const wanted = wantedBackends(argv, 'backend', backends, 'train-step');
   for (const b of wanted) {
-    if (!backends.includes(b)) throw new Error(`train-step: backend '${b}' is not available (have: ${backends.join(', ')})`);
     const slow = b === 'reference';
     const res = benchTrainStep(b, {
       warmup: intOption(argv, 'warmup', slow ? 2 : 3),

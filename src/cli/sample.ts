@@ -8,7 +8,7 @@ import type { GPT } from '../models/gpt.js';
 import type { Tokenizer } from '../tokenizers/tokenizer.js';
 import { generate } from '../generate/generate.js';
 import { checkSamplingOptions } from '../generate/sampling.js';
-import { parseFlags } from './flags.js';
+import { parseFlags, kebab } from './flags.js';
 import { UsageError } from './usage-error.js';
 
 const HELP_REF = 'qkv sample --help';
@@ -54,7 +54,7 @@ export function runSample(argv: string[]): number {
   const { values, extra } = parseFlags(argv, DEFAULTS, HELP_REF, { 'no-cache': { type: 'boolean' } });
   const o = { ...DEFAULTS, ...values };
   for (const k of ['maxNewTokens', 'numSamples', 'seed', 'topK'] as const) {
-    if (!Number.isInteger(o[k]) || o[k] < 0) throw new UsageError(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} must be an integer >= 0, got ${o[k]}`, HELP_REF);
+    if (!Number.isInteger(o[k]) || o[k] < 0) throw new UsageError(`--${kebab(k)} must be an integer >= 0, got ${o[k]}`, HELP_REF);
   }
   try {
     checkSamplingOptions({ temperature: o.temperature, topP: o.topP });

@@ -4,7 +4,7 @@ import { TRAIN_DEFAULTS, type TrainOptions } from '../train/train-options.js';
 import { train } from '../train/trainer.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
 import { generate } from '../generate/generate.js';
-import { parseFlags, kebab } from './flags.js';
+import { parseFlags } from './flags.js';
 import { Progress, formatTime } from './progress.js';
 import { UsageError } from './usage-error.js';
 
@@ -55,10 +55,6 @@ export function parseTrainArgs(argv: string[]): { options: Partial<TrainOptions>
   const st = extra['sample-tokens'] as string | undefined;
   const sampleTokens = st === undefined ? 300 : Number(st);
   if (!Number.isInteger(sampleTokens) || sampleTokens < 0) throw new UsageError(`--sample-tokens must be an integer >= 0, got '${st}'`, HELP_REF);
-  // A value a user gave must be valid now (not after minutes of training): check the obvious ones.
-  for (const [k, v] of Object.entries(values)) {
-    if (typeof v === 'number' && !Number.isFinite(v)) throw new UsageError(`--${kebab(k)} must be a finite number`, HELP_REF);
-  }
   return { options, resume: Boolean(extra.resume), sampleTokens, samplePrompt: (extra['sample-prompt'] as string | undefined) ?? '' };
 }
 

@@ -175,10 +175,7 @@ export class GPT extends Module {
     this.lm_head = new Linear(c.nEmbd, c.vocabSize, { bias: false, generator: g });
     if (c.tieWeights) this.lm_head.weight = this.transformer.wte.weight;
     const residStd = 0.02 / Math.sqrt(2 * c.nLayer);
-    const seen = new Set<Tensor>();
-    for (const [name, t] of this.namedTensors()) {
-      if (seen.has(t)) continue;
-      seen.add(t);
+    for (const [name, t] of this.namedParameters()) {
       const d = t.data;
       if (/\.(ln_1|ln_2|ln_f)\.weight$/.test(name)) continue; // norms keep their ones
       if (name.endsWith('.bias')) d.fill(0);

@@ -232,10 +232,10 @@ export async function train(input: Partial<TrainOptions>, ev: TrainEvents = {}, 
     const lr = learningRateAt(step, schedule);
     const evalDue = (step % o.evalInterval === 0 || step === o.maxIters) && !history.evals.some((e) => e.step === step);
     if (evalDue) {
-      // An eval off the interval (the last step) must not change what a longer resumed run would see:
-      // the resume state is saved as it was before it (eval generator, best val, history).
+      // An eval off the interval (the last step) must not change what a longer resumed run would see, so
+      // the resume state is saved before it (eval generator, best val, history as they were).
       const onInterval = step % o.evalInterval === 0;
-      const before = { gen: evalGen.getState(), bestVal, evals: history.evals.length };
+      if (!onInterval) saveResumeState(step);
       const losses = estimateLoss(model, splits, o, evalGen);
       if (!Number.isFinite(losses.train) || !Number.isFinite(losses.val)) {
         throw new Error(`train: the evaluated loss became ${losses.val} at step ${step}; the run diverged: start again with a lower --learning-rate (nothing was saved for this step)`);
@@ -250,16 +250,6 @@ export async function train(input: Partial<TrainOptions>, ev: TrainEvents = {}, 
         savedWeights = true;
       }
       if (onInterval) saveResumeState(step);
-      else {
-        const after = { gen: evalGen.getState(), bestVal, evals: history.evals };
-        evalGen.setState(before.gen);
-        bestVal = before.bestVal;
-        history.evals = history.evals.slice(0, before.evals);
-        saveResumeState(step);
-        evalGen.setState(after.gen);
-        bestVal = after.bestVal;
-        history.evals = after.evals;
-      }
       writeCurve();
       ev.onEval?.({ ...point, best, saved });
     }

@@ -459,8 +459,7 @@ function matmulJs(a: Float32Array, b: Float32Array, p: MatmulParams): Float32Arr
   let { batch, m, aOffsets } = p;
   const { k, n, transA, transB, bOffsets } = p;
   stats.calls++;
-  const out = new Float32Array(batch * m * n);
-  if (out.length === 0 || k === 0) return out; // empty sums are +0, as in the reference
+  if (batch * m * n === 0 || k === 0) return new Float32Array(batch * m * n); // empty sums are +0, as in the reference
 
   // Batches that share one B and whose A blocks follow each other (x @ W for x [..., m, k]) are one tall
   // product [batch·m, k] @ [k, n]: fewer edge panels, and rows to split between threads.
@@ -477,6 +476,7 @@ function matmulJs(a: Float32Array, b: Float32Array, p: MatmulParams): Float32Arr
   // One or two rows (a decoding step with the KV cache): packing B would cost as much as the product
   // itself, so the reference loop (same order of additions, so the same bits) is faster here.
   if (m < 3) return referenceMatmul.matmul(a, b, p);
+  const out = new Float32Array(batch * m * n);
 
   const mp = Math.ceil(m / MR);
   const np = Math.ceil(n / NR);
