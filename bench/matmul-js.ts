@@ -13,14 +13,9 @@ import { matmul as js, configureJsMatmul, startJsMatmulWorker, jsMatmulStats } f
 import type { MatmulParams } from '../src/backend/kernels/matmul.js';
 import { availableParallelism, loadavg } from 'node:os';
 
-interface Case {
+/** A product's sizes, as the kernel takes them (offsets are made per case). */
+interface Case extends Omit<MatmulParams, 'aOffsets' | 'bOffsets'> {
   name: string;
-  batch: number;
-  m: number;
-  k: number;
-  n: number;
-  transA: boolean;
-  transB: boolean;
   /** B shared by every batch (a Linear weight). */
   sharedB?: boolean;
 }
