@@ -3,30 +3,17 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import '../src/index.js'; // the op methods, and whatever backends the library registers itself
-import { listBackends, registerBackend, type Backend } from '../src/backend/backend.js';
+import { listBackends } from '../src/backend/backend.js';
+import { registerJsBackend, jsMatmulStats } from '../src/backend/js/index.js';
+import { registerWasmBackend } from '../src/backend/wasm/index.js';
 
 /**
- * The backends this build has: 'reference' always, and 'js' (src/backend/js, a faster pure-JS backend)
- * when it was compiled in. It is imported by a computed path, so this file builds whether or not it exists;
- * if it exports a backend without registering it, it is registered here.
+ * The backends this build has: 'reference', 'js' (pure TypeScript, bitwise equal to the reference) and
+ * 'wasm' (WebAssembly SIMD on every core). Importing their modules registers them.
  */
-let jsModule: Record<string, unknown> | null = null;
-
 export async function availableBackends(): Promise<string[]> {
-  const path = '../src/backend/js/index.js';
-  try {
-    const mod = (await import(path)) as Record<string, unknown>;
-    jsModule = mod;
-    for (const v of Object.values(mod)) {
-      const b = v as Partial<Backend> | null;
-      if (b && typeof b === 'object' && typeof b.name === 'string' && typeof b.matmul === 'function' && !listBackends().includes(b.name)) {
-        registerBackend(b as Backend);
-      }
-    }
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code !== 'ERR_MODULE_NOT_FOUND') console.error(`bench: src/backend/js/index.js failed to load: ${(e as Error).message}`);
-  }
+  registerJsBackend();
+  registerWasmBackend();
   return listBackends();
 }
 
@@ -35,9 +22,7 @@ export async function availableBackends(): Promise<string[]> {
  * that backend exports it): the share of matmul chunks the worker computed. null without it.
  */
 export function jsWorkerShare(): { worker: string; threadedCalls: number; calls: number; workerShare: number } | null {
-  const f = jsModule?.jsMatmulStats;
-  if (typeof f !== 'function') return null;
-  const s = f() as { calls: number; threadedCalls: number; chunks: number; workerChunks: number; worker: string };
+  const s = jsMatmulStats();
   return { worker: s.worker, calls: s.calls, threadedCalls: s.threadedCalls, workerShare: s.chunks > 0 ? s.workerChunks / s.chunks : 0 };
 }
 

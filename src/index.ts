@@ -8,6 +8,9 @@ export { Tensor, noGrad, isGradEnabled, type DType, type NestedArray } from './t
 export { Generator, manualSeed, globalGenerator } from './tensor/random.js';
 export { ShapeError, type Shape } from './tensor/shape.js';
 export { backend, setBackend, registerBackend, listBackends, type Backend } from './backend/backend.js';
+// Registering is all importing does: 'reference' stays selected until setBackend('wasm') or setBackend('js').
+export { registerJsBackend } from './backend/js/index.js';
+export { registerWasmBackend, configureWasm, initWasm, wasmInfo, stopWasmWorkers, enableRelaxedSimdFlag, type WasmOptions } from './backend/wasm/index.js';
 
 export * from './ops/elementwise.js';
 export { matmul, type MatmulOptions } from './ops/matmul.js';

@@ -224,7 +224,8 @@ test('a bool mask and the equivalent additive float mask (0 / -Infinity) give th
   const [q, k, v] = [randn([2, 2, 4, 5], 1), randn([2, 2, 5, 5], 2), randn([2, 2, 5, 5], 3)];
   const m = randomMask([2, 1, 4, 5], 6);
   const f = new Tensor(m.data.map((x) => (x ? 0 : -Infinity)), m.shape);
-  assert.deepEqual(Array.from(scaledDotProductAttention(q, k, v, { mask: m }).data), Array.from(scaledDotProductAttention(q, k, v, { mask: f }).data));
+  // A float mask always takes the composed path; the bool one is asked to as well, so the two agree bit for bit.
+  assert.deepEqual(Array.from(scaledDotProductAttention(q, k, v, { mask: m, impl: 'composed' }).data), Array.from(scaledDotProductAttention(q, k, v, { mask: f }).data));
 });
 
 test('padded keys do not change the result: attention over padded keys equals attention over the real ones', () => {
@@ -261,8 +262,9 @@ test('without returnWeights the result is the output tensor; scale defaults to 1
 
 test('dropout: applied to the weights only when > 0, reproducible with a generator, returned weights are before dropout', () => {
   const [q, k, v] = [randn([2, 2, 4, 3], 1), randn([2, 2, 5, 3], 2), randn([2, 2, 5, 3], 3)];
-  const plain = scaledDotProductAttention(q, k, v, { returnWeights: true });
-  assert.deepEqual(Array.from(scaledDotProductAttention(q, k, v, { dropout: 0 }).data), Array.from(plain.output.data));
+  // Dropout takes the composed path; `plain` is asked to as well, so that they agree bit for bit.
+  const plain = scaledDotProductAttention(q, k, v, { returnWeights: true, impl: 'composed' });
+  assert.deepEqual(Array.from(scaledDotProductAttention(q, k, v, { dropout: 0, impl: 'composed' }).data), Array.from(plain.output.data));
   const r = scaledDotProductAttention(q, k, v, { dropout: 0.5, generator: new Generator(7), returnWeights: true });
   assert.deepEqual(Array.from(r.weights.data), Array.from(plain.weights.data));
   const expected = matmul(dropout(plain.weights, 0.5, { training: true, generator: new Generator(7) }), v);
@@ -440,7 +442,7 @@ test('MultiHeadAttention: keyMask equals the same padding passed as a mask, and 
   const x = randn([2, 5, 8], 2);
   const keyMask = Tensor.fromArray([[true, true, true, true, true], [true, true, false, false, false]]);
   const a = mha.forward(x, x, x, { keyMask, needWeights: true, causal: true });
-  const b = mha.forward(x, x, x, { mask: paddingMask(keyMask), causal: true });
+  const b = mha.forward(x, x, x, { mask: paddingMask(keyMask), needWeights: true, causal: true }); // same path as a
   assert.deepEqual(Array.from(a.output.data), Array.from(b.output.data));
   rows(a.weights!).slice(5).forEach((row) => assert.deepEqual(row.slice(2), [0, 0, 0]));
   // keyMask with a float mask: the padding becomes -Infinity in the additive mask.

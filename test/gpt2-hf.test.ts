@@ -21,9 +21,12 @@
  * logits by O(0.1-1), and even exact-erf GELU instead of gelu_new (the subtlest plausible slip, checked
  * below to be caught) moves them by 6e-4, 60x the tolerance. (Relative errors look large where a logit
  * is near zero; that is what atol is for.)
- * The KV-cached decode is compared with qkv's own full forward at atol 1e-6: the same kernels on the same
- * numbers, differing only in which keys a softmax row sums over (a masked key weighs exactly 0 in the
- * full forward, is absent with the cache) and in the matmul shapes; measured: bit-identical (0).
+ * The KV-cached decode is compared with qkv's own full forward at atol 5e-6, rtol 1e-5: the same kernels
+ * on the same numbers, differing only in which keys a softmax row sums over (a masked key weighs exactly 0
+ * in the full forward, is absent with the cache) and in the matmul shapes. Measured: bit-identical (0) on
+ * the reference backend, which rounds once from float64; up to 1.7e-6 absolute (logits of size ~0.01-1) on the wasm
+ * backend, whose float32 SIMD kernels accumulate in a shape-dependent order (different tiles for 1 row
+ * and for T rows). A cache bug (wrong position, stale key) moves logits by O(0.1).
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -42,7 +45,7 @@ import { loadFixture, toTensor, type FixtureCase } from './helpers/fixtures.js';
 import { assertClose, compareClose, type Tolerance } from './helpers/allclose.js';
 
 const LOGIT_TOL: Tolerance = { rtol: 1e-5, atol: 1e-5 };
-const CACHE_TOL: Tolerance = { rtol: 0, atol: 1e-6 };
+const CACHE_TOL: Tolerance = { rtol: 1e-5, atol: 5e-6 };
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const TINY = join(root, 'fixtures', 'gpt2-tiny');

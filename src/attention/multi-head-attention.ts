@@ -208,11 +208,14 @@ export class MultiHeadAttention extends Module {
       dropout: this.training ? this.dropout : 0,
       generator: this.generator,
     };
-    const { output: attn, weights } = scaledDotProductAttention(q, k, v, { ...attnOpts, returnWeights: true });
+    // Weights only when asked for: without them sdpa can take its fused path (no seqQ x seqK array).
+    const { output: attn, weights } = needWeights
+      ? scaledDotProductAttention(q, k, v, { ...attnOpts, returnWeights: true })
+      : { output: scaledDotProductAttention(q, k, v, { ...attnOpts, returnWeights: false }), weights: null };
     // [batch, heads, seqQ, headDim] -> [batch, seqQ, heads * headDim]
     const merged = attn.transpose(1, 2).reshape([batch, seqQ, H * D]);
     const output = this.out.forward(merged);
-    if (!needWeights) return { output, weights: null };
+    if (weights === null) return { output, weights: null };
     return { output, weights: averageWeights ? weights.mean(1) : weights };
   }
 

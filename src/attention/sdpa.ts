@@ -1,17 +1,26 @@
 /**
- * Scaled dot-product attention, the reference implementation:
+ * Scaled dot-product attention:
  *
  *     weights = softmax(q kᵀ · scale + additive mask, masked to -inf where not allowed)
  *     output  = dropout(weights) v
  *
- * written from differentiable ops only (matmul with transB, add, maskedFill with -Infinity, softmax,
- * dropout, matmul), so its backward is the composition of theirs and needs no derivation of its own. It is
- * the specification a fused FlashAttention kernel will be tested against, so clarity wins over speed.
+ * Two implementations, which agree to float32 rounding (test/fused-attention.test.ts):
+ *
+ * - fused (the default where it applies): one op whose forward and backward are the backend's fused
+ *   attention kernels (FlashAttention-2: the forward saves only each query row's log-sum-exp, the backward
+ *   recomputes the probabilities from it), so no [seqQ, seqK] array is kept between forward and backward.
+ *   It takes causal, window and a bool mask, not dropout or a float mask.
+ * - composed: written from differentiable ops only (matmul with transB, add, maskedFill with -Infinity,
+ *   softmax, dropout, matmul), so its backward is the composition of theirs and needs no derivation of its
+ *   own. It is the specification the fused op is tested against, so clarity wins over speed. It is used
+ *   for dropout > 0, a float (additive) mask, and for weights that need a gradient.
  *
  * Masks use qkv's one convention, true = may attend (see masks.ts, which also explains causal alignment).
  */
 import '../ops/methods.js';
-import { Tensor } from '../tensor/tensor.js';
+import { Tensor, isGradEnabled } from '../tensor/tensor.js';
+import { backend } from '../backend/backend.js';
+import type { AttentionParams } from '../backend/kernels/attention.js';
 import type { Generator } from '../tensor/random.js';
 import { fmt, ShapeError } from '../tensor/shape.js';
 import { matmul } from '../ops/matmul.js';
@@ -50,6 +59,15 @@ export interface AttentionOptions {
   window?: number;
   /** Also return the attention weights [batch, heads, seqQ, seqK]. */
   returnWeights?: boolean;
+  /**
+   * Which implementation computes it (see the module comment); both give the same values to float32
+   * rounding. Default: `'fused'` where it applies, else `'composed'`.
+   * - `'fused'`: the backend's fused attention kernels; keeps no [seqQ, seqK] array for the backward.
+   *   Throws if it cannot apply: dropout > 0, a float32 (additive) mask, or `returnWeights` while an input
+   *   requires grad (grad enabled), since the fused op's weights carry no gradient.
+   * - `'composed'`: differentiable ops (matmul, softmax, ...), the reference the fused op is tested against.
+   */
+  impl?: 'fused' | 'composed';
 }
 
 export interface AttentionResult {
@@ -115,7 +133,7 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
   // ---- which keys each query may attend: causal AND window AND bool mask ----
   const scoresShape = [batch, heads, seqQ, seqK];
   const align = causalAlign(op, opts.causal ?? false, seqQ, seqK);
-  let structural: Tensor | null = null; // [seqQ, seqK]
+  let window: number | null = null;
   if (opts.window !== undefined) {
     const w = opts.window;
     if (!Number.isInteger(w) || w < 1) throw new ShapeError(`${op}: window must be a positive integer (keys per query), got ${w}`);
@@ -124,12 +142,38 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
         `${op}: a non-causal window needs seqQ == seqK (got seqQ ${seqQ}, seqK ${seqK}) to place queries among keys; pass mask: slidingWindowMask(${seqQ}, ${seqK}, ${w}, 'bottom-right' | 'top-left', { causal: false }) to name the alignment`,
       );
     }
-    structural = slidingWindowMask(seqQ, seqK, w, align ?? 'top-left', { causal: align !== null });
-  } else if (align !== null) {
-    structural = causalMask(seqQ, seqK, align);
+    window = w;
   }
   const mask = opts.mask ?? null;
   if (mask !== null) checkMask(op, mask, scoresShape, shapes);
+
+  // ---- fused where it applies ----
+  const impl = opts.impl;
+  if (impl !== undefined && impl !== 'fused' && impl !== 'composed') {
+    throw new ShapeError(`${op}: impl must be 'fused' or 'composed' (or left unset), got ${String(impl)}`);
+  }
+  const needsGrad = isGradEnabled() && (q.requiresGrad || k.requiresGrad || v.requiresGrad);
+  const notFused =
+    p > 0 ? `apply dropout (${p})`
+    : mask?.dtype === 'float32' ? `add a float32 (additive) mask ${fmt(mask.shape)}`
+    : opts.returnWeights && needsGrad ? 'return weights that need a gradient (returnWeights while an input requires grad)'
+    : null;
+  if (impl === 'fused' && notFused !== null) {
+    throw new ShapeError(`${op}: impl 'fused' cannot ${notFused}; use impl 'composed' or leave impl unset`);
+  }
+  if (impl !== 'composed' && notFused === null) {
+    const params: AttentionParams = {
+      batch, heads, kvHeads, seqQ, seqK, headDim, headDimV, scale, causal: align, window,
+      mask: mask?.data ?? null,
+      maskShape: mask === null ? null : [...Array<number>(4 - mask.ndim).fill(1), ...mask.shape],
+    };
+    return fusedAttention(q, k, v, params, opts.returnWeights ?? false);
+  }
+
+  // ---- composed ----
+  let structural: Tensor | null = null; // [seqQ, seqK]
+  if (window !== null) structural = slidingWindowMask(seqQ, seqK, window, align ?? 'top-left', { causal: align !== null });
+  else if (align !== null) structural = causalMask(seqQ, seqK, align);
   const allowed = combineMasks(structural, mask?.dtype === 'bool' ? mask : null);
   const bias = mask?.dtype === 'float32' ? mask : null;
 
@@ -150,6 +194,26 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
   let output = matmul(grouped(dropped, group), grouped(v, 1)); // [batch, heads, seqQ, headDimV]
   if (group !== 1) output = output.reshape([batch, heads, seqQ, headDimV]);
   return opts.returnWeights ? { output, weights } : output;
+}
+
+/**
+ * The fused op: the backend's attentionForward, and a backward (attentionBackward) that needs only q, k,
+ * v, the output and the per-row log-sum-exp, so nothing of size seqQ x seqK is kept (but the caller's bool
+ * mask, which says which keys were allowed). The weights, when asked for, are recomputed from the
+ * log-sum-exp (the caller has checked that they need no gradient).
+ */
+function fusedAttention(q: Tensor, k: Tensor, v: Tensor, params: AttentionParams, returnWeights: boolean): Tensor | AttentionResult {
+  const kern = backend();
+  const { batch, heads, seqQ, seqK, headDimV } = params;
+  const { out, lse } = kern.attentionForward(q.data, k.data, v.data, params);
+  const output: Tensor = Tensor.fromOp('scaledDotProductAttention', out, [batch, heads, seqQ, headDimV], [q, k, v], (g) => {
+    // output.data, not `out`: the tensor may hold its own copy (a backend that adopts tensors' data).
+    const { dq, dk, dv } = kern.attentionBackward(q.data, k.data, v.data, output.data, lse, g, params);
+    return [dq, dk, dv];
+  });
+  if (!returnWeights) return output;
+  const weights = new Tensor(kern.attentionWeights(q.data, k.data, lse, params), [batch, heads, seqQ, seqK]);
+  return { output, weights };
 }
 
 /** The alignment a `causal` option names, or null when not causal. */

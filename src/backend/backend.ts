@@ -10,10 +10,18 @@ import type { MatmulKernels } from './kernels/matmul.js';
 import type { ReduceKernels } from './kernels/reduce.js';
 import type { LayoutKernels } from './kernels/layout.js';
 import type { NNKernels } from './kernels/nn.js';
+import type { AttentionKernels } from './kernels/attention.js';
+import type { OptimKernels } from './kernels/optim.js';
 import { referenceBackend } from './reference/index.js';
 
-export interface Backend extends ElementwiseKernels, MatmulKernels, ReduceKernels, LayoutKernels, NNKernels {
+export interface Backend extends ElementwiseKernels, MatmulKernels, ReduceKernels, LayoutKernels, NNKernels, AttentionKernels, OptimKernels {
   readonly name: string;
+  /**
+   * Where a new tensor's data lives: returns `data` itself, or a copy in the backend's own memory (the
+   * wasm backend keeps every tensor in WebAssembly memory, so kernels never copy their inputs). Called
+   * once per tensor, by the Tensor constructor. Absent: data stays where it is.
+   */
+  adopt?(data: Float32Array): Float32Array;
 }
 
 const registry = new Map<string, Backend>([[referenceBackend.name, referenceBackend]]);

@@ -79,7 +79,7 @@ export function parseDemoArgs(argv: string[]): DemoOptions {
  * Runs the demo: trains, prints accuracy and the most reversal-like head as a table, then writes the
  * pictures (training curves, that head, every head) to `--out`. Returns the exit code.
  */
-export function runDemo(argv: string[]): number {
+export async function runDemo(argv: string[]): Promise<number> {
   const { config, out } = parseDemoArgs(argv);
   // Fail on an unusable --out now, not after a minute of training: create it and write a probe file.
   try {
@@ -95,7 +95,7 @@ export function runDemo(argv: string[]): number {
   );
   const progress = new Progress(process.stderr, 'seq', 50);
   const history: { step: number; loss: number; accuracy: number }[] = [];
-  const result = trainReversal(config, (s) => {
+  const result = await trainReversal(config, (s) => {
     history.push({ step: s.step, loss: s.loss, accuracy: s.accuracy });
     progress.update({ step: s.step, total: config.steps, loss: s.loss, items: s.examples, extra: { acc: `${(100 * s.accuracy).toFixed(1)}%`, lr: s.lr.toExponential(1) } });
   });

@@ -1,5 +1,7 @@
 /** Adam with decoupled weight decay, as `torch.optim.AdamW` (Loshchilov & Hutter). */
 import { Tensor } from '../tensor/tensor.js';
+import { backend } from '../backend/backend.js';
+import { optim } from '../backend/reference/optim.js';
 import { Optimizer, check, checkBool, zerosLike, type GroupOptions, type Params, type StateSpec } from './optimizer.js';
 
 export interface AdamWOptions extends GroupOptions {
@@ -25,6 +27,8 @@ export interface AdamWOptions extends GroupOptions {
  * Defaults as PyTorch: lr 1e-3, betas [0.9, 0.999], eps 1e-8, weightDecay 1e-2. For nanoGPT's setup
  * (decay on matrices only) pass `weightDecayGroups(model.parameters(), 0.1)` as params.
  * State per parameter: `step`, `expAvg`, `expAvgSq` and (amsgrad) `maxExpAvgSq`, each of p's shape.
+ * The per-element loop is the backend's `adamwUpdate` kernel: float64 per element on the reference backend,
+ * float32 on the wasm backend (a few ulps from it per step, as PyTorch's own float32 AdamW).
  */
 export class AdamW extends Optimizer<AdamWOptions> {
   /** An option not listed in AdamWOptions is an error (`weight_decay` -> did you mean `weightDecay`?). */
@@ -51,6 +55,8 @@ export class AdamW extends Optimizer<AdamWOptions> {
 
   override step(): void {
     this.checkGroups();
+    const k = backend();
+    const update = k.adamwUpdate === undefined ? optim.adamwUpdate : k.adamwUpdate.bind(k);
     for (const group of this.paramGroups) {
       const { lr, weightDecay: wd, eps, amsgrad, maximize } = group;
       const [beta1, beta2] = group.betas;
@@ -66,21 +72,8 @@ export class AdamW extends Optimizer<AdamWOptions> {
         const m = (s.expAvg as Tensor).data as Float32Array;
         const v = (s.expAvgSq as Tensor).data as Float32Array;
         const vmax = amsgrad ? ((s.maxExpAvgSq as Tensor).data as Float32Array) : null;
-        // Scalars in float64, as PyTorch computes them in Python.
-        const decay = 1 - lr * wd;
-        const stepSize = lr / (1 - beta1 ** step);
-        const bc2Sqrt = Math.sqrt(1 - beta2 ** step);
-        const pd = p.data as Float32Array;
-        for (let i = 0; i < pd.length; i++) {
-          const g = maximize ? -grad[i] : grad[i];
-          // m, v (and vmax) are stored as float32 and read back, as PyTorch's state, so that the update
-          // depends only on what a state dict holds: a resumed run continues bit for bit.
-          m[i] = beta1 * m[i] + (1 - beta1) * g;
-          v[i] = beta2 * v[i] + (1 - beta2) * g * g;
-          let vi = v[i];
-          if (vmax !== null) vi = vmax[i] = Math.max(vmax[i], vi); // Math.max keeps NaN, as torch.maximum
-          pd[i] = pd[i] * decay - (stepSize * m[i]) / (Math.sqrt(vi) / bc2Sqrt + eps);
-        }
+        // One pass over p, m, v (and vmax) in the backend's kernel (the reference loop in src/backend/reference/optim.ts).
+        update(p.data as Float32Array, grad, m, v, vmax, { lr, weightDecay: wd, beta1, beta2, eps, step, maximize });
         p.markModified();
       }
     }

@@ -153,8 +153,10 @@ export function reversalStreams(seed: number): { init: Generator; data: Generato
  * Trains with AdamW (weight decay on matrices only, as nanoGPT), a short linear warm-up then cosine
  * decay, and gradient clipping at 1. Deterministic for a given config (seeded data and initialisation).
  * A loss that stops being finite (too high a learning rate) ends training with an error, not NaN weights.
+ * Async: it yields to the event loop after every step, which is when the wasm backend gets back the
+ * memory of the step's garbage tensors (see src/backend/wasm/heap.ts) and when signal handlers run.
  */
-export function trainReversal(config: ReversalConfig, onStep?: (s: StepInfo) => void, evalExamples = 2000): ReversalResult {
+export async function trainReversal(config: ReversalConfig, onStep?: (s: StepInfo) => void, evalExamples = 2000): Promise<ReversalResult> {
   checkReversalConfig(config);
   const t0 = performance.now();
   const streams = reversalStreams(config.seed);
@@ -177,6 +179,7 @@ export function trainReversal(config: ReversalConfig, onStep?: (s: StepInfo) => 
       throw new Error(`training diverged: the loss is ${loss} at step ${step} (learning rate ${lr.toExponential(2)}); try a lower learning rate`);
     }
     onStep?.({ step, loss, accuracy: tokenAccuracy(logits, y), examples: step * config.batch, lr });
+    await new Promise((res) => setImmediate(res));
   }
   model.eval();
   const accuracy = evaluateReversal(model, evalExamples, streams.eval);

@@ -15,6 +15,7 @@
  */
 import { fmt, numel, checkShape, ShapeError, type Shape } from './shape.js';
 import { Generator, globalGenerator } from './random.js';
+import { backend } from '../backend/backend.js';
 
 /** Maps the gradient of an op's output to the gradients of its parents (null where a parent needs none). */
 export type BackwardFn = (gradOut: Float32Array) => (Float32Array | null)[];
@@ -116,7 +117,9 @@ export class Tensor {
     if (data.length !== numel(shape)) {
       throw new ShapeError(`Tensor: data has ${data.length} elements but shape ${fmt(shape)} needs ${numel(shape)}`);
     }
-    this.data = data;
+    // The active backend may keep tensors in its own memory (wasm); then data made elsewhere is copied in once.
+    const b = backend();
+    this.data = b.adopt === undefined ? data : b.adopt(data);
     this.shape = Object.freeze([...shape]);
     this.requiresGrad = requiresGrad;
     this.node = node;
@@ -344,7 +347,9 @@ export class Tensor {
       }
     }
 
-    const grads = new Map<Tensor, Float32Array>([[this, seed.slice()]]);
+    // Gradient arrays are never written in place (backward fns may return one array for two parents, or an
+    // array they were given): sums make a new array, with the backend's add kernel.
+    const grads = new Map<Tensor, Float32Array>([[this, seed]]);
     for (let idx = order.length - 1; idx >= 0; idx--) {
       const t = order[idx];
       const g = grads.get(t);
@@ -378,15 +383,21 @@ export class Tensor {
           throw new Error(`backward: internal error in '${node.op}': gradient for parent ${j} has ${pg.length} elements, expected ${p.data.length}`);
         }
         const prev = grads.get(p);
-        if (prev === undefined) grads.set(p, pg.slice()); // a copy: backward fns may return one array for two parents
-        else for (let k = 0; k < prev.length; k++) prev[k] += pg[k];
+        grads.set(p, prev === undefined ? pg : addArrays(prev, pg));
       });
     }
   }
 }
 
+/** a + b, a new array from the active backend (in its memory). */
+function addArrays(a: Float32Array, b: Float32Array): Float32Array {
+  const shape = [a.length];
+  return backend().binary('add', a, shape, b, shape, shape);
+}
+
 function accumulate(t: Tensor, g: Float32Array): void {
-  if (t.grad === null) t.grad = new Tensor(g.slice(), t.shape);
+  // A copy (g * 1 is exact) made by the backend: .grad is written in place by later backward() calls.
+  if (t.grad === null) t.grad = new Tensor(backend().scalar('mul', g, 1, false), t.shape);
   else {
     const d = t.grad.data;
     for (let k = 0; k < d.length; k++) d[k] += g[k];

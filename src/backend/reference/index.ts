@@ -5,6 +5,8 @@ import { matmul } from './matmul.js';
 import { reduce } from './reduce.js';
 import { layout } from './layout.js';
 import { nn } from './nn.js';
+import { attention } from './attention.js';
+import { optim } from './optim.js';
 
 export const referenceBackend: Backend = {
   name: 'reference',
@@ -13,4 +15,6 @@ export const referenceBackend: Backend = {
   ...reduce,
   ...layout,
   ...nn,
+  ...attention,
+  ...optim,
 };
