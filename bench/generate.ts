@@ -15,7 +15,7 @@ import { Generator } from '../src/tensor/random.js';
 import { setBackend } from '../src/backend/backend.js';
 import { GPT } from '../src/models/gpt.js';
 import { CharTokenizer } from '../src/tokenizers/char.js';
-import { generate } from '../src/generate/generate.js';
+import { generateAsync } from '../src/generate/generate.js';
 import { availableBackends, intOption, jsWorkerShare, isMain, median, option, wantedBackends } from './common.js';
 
 /** The 65 characters of nanoGPT's shakespeare_char vocabulary. */
@@ -52,7 +52,7 @@ export function makeGenModel(): { model: GPT; tokenizer: CharTokenizer } {
  * `runs` runs of `generate` (the median is reported); with `maxSeconds`, stops early (after at least one
  * run) once the runs so far took that long, so that a slow backend does not blow the time budget.
  */
-export function benchGenerate(backendName: string, o: { tokens: number; runs: number; cache: boolean; maxSeconds?: number }): GenerateBenchResult {
+export async function benchGenerate(backendName: string, o: { tokens: number; runs: number; cache: boolean; maxSeconds?: number }): Promise<GenerateBenchResult> {
   const prev = setBackend(backendName);
   try {
     const { model, tokenizer } = makeGenModel();
@@ -61,7 +61,7 @@ export function benchGenerate(backendName: string, o: { tokens: number; runs: nu
     const t0 = performance.now();
     for (let run = 0; run < o.runs; run++) {
       if (run > 0 && o.maxSeconds !== undefined && performance.now() - t0 > o.maxSeconds * 1000) break;
-      const r = generate(model, tokenizer, PROMPT, { maxNewTokens: o.tokens, cache: o.cache, temperature: 1, seed: SEED });
+      const r = await generateAsync(model, tokenizer, PROMPT, { maxNewTokens: o.tokens, cache: o.cache, temperature: 1, seed: SEED });
       if (r.newTokens !== o.tokens) throw new Error(`generate bench: asked for ${o.tokens} tokens, got ${r.newTokens} (${r.stoppedBy})`);
       tps.push(r.tokensPerSecond);
       if (run === 0) ids = r.ids;
@@ -105,7 +105,7 @@ if (isMain(import.meta.url)) {
   for (const b of wanted) {
     const results: GenerateBenchResult[] = [];
     for (const cache of mode === 'both' ? [true, false] : [mode === 'on']) {
-      const r = benchGenerate(b, { tokens, runs, cache, maxSeconds });
+      const r = await benchGenerate(b, { tokens, runs, cache, maxSeconds });
       results.push(r);
       console.log(JSON.stringify(r));
     }

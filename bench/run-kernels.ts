@@ -112,14 +112,33 @@ function workArgs(w: Work, out: string): string[] {
 
 function makePeers(o: KernelBenchOptions): { qkv: Peer[]; torch: Peer[]; onnx: Peer[]; tfjs: Peer[] } {
   const node = process.execPath;
+  // 'wasm' runs as the CLI does, with relaxed SIMD on (Node 20's flag); 'wasm-simd' is the plain SIMD build
+  // (what an engine without relaxed SIMD runs), timed on matmul only.
   const qkvPeer = (backend: string, threads: number): Peer => ({
     id: `qkv-${backend}-${threads}`,
-    label: `qkv ${backend}${backend === 'reference' ? '' : ` (${th(threads)})`}`,
+    label: `qkv ${backend === 'wasm' ? 'wasm relaxed-SIMD' : backend === 'wasm-simd' ? 'wasm plain SIMD' : backend}${backend === 'reference' ? '' : ` (${th(threads)})`}`,
     kind: 'qkv',
     threads,
     backend,
-    skip: (w) => (backend === 'reference' && w.n > o.refMaxN ? `reference: only N <= ${o.refMaxN} (~1 GFLOP/s; --ref-max-n)` : null),
-    command: (w, out) => ({ cmd: node, args: ['--expose-gc', `${o.here}kernels.js`, ...workArgs(w, out), '--backend', backend, '--threads', String(threads)] }),
+    skip: (w) =>
+      backend === 'reference' && w.n > o.refMaxN
+        ? `reference: only N <= ${o.refMaxN} (~1 GFLOP/s; --ref-max-n)`
+        : backend === 'wasm-simd' && w.op !== 'matmul'
+          ? 'plain SIMD: matmul only'
+          : null,
+    command: (w, out) => ({
+      cmd: node,
+      args: [
+        ...(backend === 'wasm' ? ['--experimental-wasm-relaxed-simd'] : []),
+        '--expose-gc',
+        `${o.here}kernels.js`,
+        ...workArgs(w, out),
+        '--backend',
+        backend === 'wasm-simd' ? 'wasm' : backend,
+        '--threads',
+        String(threads),
+      ],
+    }),
   });
   const torchPeer = (threads: number): Peer => ({
     id: `torch-${threads}`,

@@ -19,7 +19,8 @@
  *   --ref-uncached          also time uncached generation on the reference backend (~5 min a run)
  *   --ref-check-tokens 64   length of the cached = uncached check on the reference backend without it
  *   Kernels:
- *   --kernel-backends reference,wasm   qkv backends (js too, on request); --qkv-threads 1,2 (not reference)
+ *   --kernel-backends reference,wasm,wasm-simd   qkv backends (wasm with relaxed SIMD; wasm-simd: the plain
+ *                           SIMD build, matmul only; js too, on request); --qkv-threads 1,2 (not reference)
  *   --matmul-sizes 512,1024,2048 --attention-sizes 512,1024,2048,4096 --causal both|yes|no
  *   --memory-sizes 4096,16384,65536 --memory-backends wasm (at the largest --qkv-threads; PyTorch at the
  *                           first --torch-threads) --memory-causal 1
@@ -93,7 +94,7 @@ const torchPython = process.env.BENCH_TORCH_PYTHON || `${root}../shared/bin/torc
 const causalOpt = option(argv, 'causal', 'both');
 if (!['both', 'yes', 'no'].includes(causalOpt)) throw new Error(`bench: --causal is both, yes or no, got '${causalOpt}'`);
 const qkvThreads = list('qkv-threads', quick ? '2' : '1,2');
-const kernelBackends = option(argv, 'kernel-backends', 'reference,wasm').split(',').filter((s) => s !== '');
+const kernelBackends = option(argv, 'kernel-backends', 'reference,wasm,wasm-simd').split(',').filter((s) => s !== '');
 const memoryBackends = option(argv, 'memory-backends', 'wasm').split(',').filter((s) => s !== '');
 const tolerance = Number(option(argv, 'tolerance', '1e-4'));
 if (!(tolerance > 0)) throw new Error('bench: --tolerance must be a positive number');

@@ -108,7 +108,7 @@ export { train, estimateLoss, lossCurveSvg, type TrainEvents, type TrainResult, 
 export { TRAIN_DEFAULTS, resolveTrainOptions, type TrainOptions } from './train/train-options.js';
 export { learningRateAt, type LrSchedule } from './train/lr-schedule.js';
 export { loadCheckpoint, saveModelWeights, saveModelConfig, modelTensors } from './train/checkpoint.js';
-export { generate, logitsStepper, type GenerateOptions, type GenerateResult } from './generate/generate.js';
+export { generate, generateAsync, logitsStepper, type GenerateOptions, type GenerateResult } from './generate/generate.js';
 export { sampleToken, type SamplingOptions } from './generate/sampling.js';
 export { readSafetensors, writeSafetensors, parseSafetensors, serializeSafetensors, type SafeTensor } from './io/safetensors.js';
 export { FileFormatError } from './io/file-format-error.js';

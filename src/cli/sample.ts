@@ -6,7 +6,7 @@ import { loadHFGpt2 } from '../models/gpt2-hf.js';
 import { Gpt2Tokenizer } from '../tokenizers/gpt2.js';
 import type { GPT } from '../models/gpt.js';
 import type { Tokenizer } from '../tokenizers/tokenizer.js';
-import { generate } from '../generate/generate.js';
+import { generateAsync } from '../generate/generate.js';
 import { checkSamplingOptions } from '../generate/sampling.js';
 import { parseFlags, kebab } from './flags.js';
 import { UsageError } from './usage-error.js';
@@ -50,7 +50,7 @@ export function loadModelFolder(dir: string): { model: GPT; tokenizer: Tokenizer
   return { model, tokenizer, kind: 'qkv' };
 }
 
-export function runSample(argv: string[]): number {
+export async function runSample(argv: string[]): Promise<number> {
   const { values, extra } = parseFlags(argv, DEFAULTS, HELP_REF, { 'no-cache': { type: 'boolean' } });
   const o = { ...DEFAULTS, ...values };
   for (const k of ['maxNewTokens', 'numSamples', 'seed', 'topK'] as const) {
@@ -68,7 +68,7 @@ export function runSample(argv: string[]): number {
   for (let i = 0; i < o.numSamples; i++) {
     if (i > 0) process.stdout.write('\n---------------\n');
     process.stdout.write(o.prompt);
-    const r = generate(model, tokenizer, o.prompt, {
+    const r = await generateAsync(model, tokenizer, o.prompt, {
       maxNewTokens: o.maxNewTokens, temperature: o.temperature, topK: o.topK === 0 ? undefined : o.topK, topP: o.topP, seed: o.seed + i, stop: o.stop, cache: !extra['no-cache'],
       onText: (t) => process.stdout.write(t),
     });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { TRAIN_DEFAULTS, type TrainOptions } from '../train/train-options.js';
 import { train } from '../train/trainer.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
-import { generate } from '../generate/generate.js';
+import { generateAsync } from '../generate/generate.js';
 import { parseFlags } from './flags.js';
 import { Progress, formatTime } from './progress.js';
 import { UsageError } from './usage-error.js';
@@ -106,7 +106,7 @@ export async function runTrain(argv: string[]): Promise<number> {
     const { model, tokenizer } = loadCheckpoint(out);
     console.log(`\nA sample from the saved model (${join(out, 'model.safetensors')}), ${sampleTokens} tokens, temperature 0.8, top-k 200:\n`);
     process.stdout.write(samplePrompt);
-    generate(model, tokenizer, samplePrompt, { maxNewTokens: sampleTokens, temperature: 0.8, topK: 200, seed: r.options.seed, onText: (t) => process.stdout.write(t) });
+    await generateAsync(model, tokenizer, samplePrompt, { maxNewTokens: sampleTokens, temperature: 0.8, topK: 200, seed: r.options.seed, onText: (t) => process.stdout.write(t) });
     process.stdout.write(`\n\nMore: qkv sample --model ${out} --prompt "..."\n`);
   }
   return 0;

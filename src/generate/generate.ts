@@ -88,8 +88,8 @@ export function promptIds(tokenizer: Tokenizer, prompt: string): number[] {
   }
 }
 
-/** Generates text after `prompt`. Throws (before generating) for a prompt the tokenizer cannot encode. */
-export function generate(model: GPT, tokenizer: Tokenizer, prompt: string, opts: GenerateOptions = {}): GenerateResult {
+/** The generation loop, pausing (yield) after each token; `generate` and `generateAsync` drive it. */
+function* generation(model: GPT, tokenizer: Tokenizer, prompt: string, opts: GenerateOptions): Iterator<void, GenerateResult> {
   const { maxNewTokens = 200, stop = [], cache = true, onText } = opts;
   checkSamplingOptions(opts);
   if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new Error(`maxNewTokens must be an integer >= 0, got ${maxNewTokens}`);
@@ -105,9 +105,9 @@ export function generate(model: GPT, tokenizer: Tokenizer, prompt: string, opts:
   let stoppedBy = 'length' as GenerateResult['stoppedBy'];
   const t0 = performance.now();
   let n = 0;
-  noGrad(() => {
+  try {
     for (; n < maxNewTokens; ) {
-      const logits = step(ids);
+      const logits = noGrad(() => step(ids));
       // A model may have more ids than its tokenizer (a padded vocabulary): only ids that decode can be drawn.
       const id = sampleToken(logits.length > tokenizer.vocabSize ? logits.subarray(0, tokenizer.vocabSize) : logits, g, opts);
       ids.push(id);
@@ -129,13 +129,38 @@ export function generate(model: GPT, tokenizer: Tokenizer, prompt: string, opts:
         onText(text.slice(emitted, safe));
         emitted = safe;
       }
+      yield;
     }
-  });
+  } finally {
+    model.train(wasTraining);
+  }
   if (stoppedBy !== 'stop') text += dec.flush();
   if (onText && text.length > emitted) onText(text.slice(emitted));
   const ms = performance.now() - t0;
-  model.train(wasTraining);
   return { ids, text, newTokens: n, stoppedBy, ms, tokensPerSecond: (n / ms) * 1000 };
+}
+
+/**
+ * Generates text after `prompt`, synchronously. Throws (before generating) for a prompt the tokenizer
+ * cannot encode. Under the wasm backend a long generation should use `generateAsync`: memory of each
+ * token's garbage tensors comes back only between tasks (see the README, "The wasm backend").
+ */
+export function generate(model: GPT, tokenizer: Tokenizer, prompt: string, opts: GenerateOptions = {}): GenerateResult {
+  const it = generation(model, tokenizer, prompt, opts);
+  for (;;) {
+    const r = it.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** As `generate`, yielding to the event loop after every token (the same tokens for the same options). */
+export async function generateAsync(model: GPT, tokenizer: Tokenizer, prompt: string, opts: GenerateOptions = {}): Promise<GenerateResult> {
+  const it = generation(model, tokenizer, prompt, opts);
+  for (;;) {
+    const r = it.next();
+    if (r.done) return r.value;
+    await new Promise((res) => setImmediate(res));
+  }
 }
 
 function firstStop(text: string, stop: readonly string[]): number {
