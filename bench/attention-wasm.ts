@@ -19,6 +19,7 @@ import { configureWasm, enableRelaxedSimdFlag, wasmInfo, wasmRuntime } from '../
 import { adopt } from '../src/backend/wasm/runtime.js';
 import type { AttentionKernels, AttentionParams } from '../src/backend/kernels/attention.js';
 import { median, option, intOption } from './common.js';
+import { benchInput } from './kernels.js';
 
 const argv = process.argv.slice(2);
 const list = (name: string, dflt: string): number[] => option(argv, name, dflt).split(',').filter((s) => s !== '').map(Number);
@@ -35,21 +36,6 @@ const flavour = option(argv, 'flavour', 'simd') as 'simd' | 'relaxed-simd';
 if (flavour === 'relaxed-simd') enableRelaxedSimdFlag();
 configureWasm({ flavour });
 
-/** bench/peers/common.mjs's inputs: element i of seed s is murmur3's finalizer of i + s * 0x9E3779B9, in [-1, 1). */
-function input(seed: number, n: number): Float32Array {
-  const out = new Float32Array(n);
-  const base = Math.imul(seed, 0x9e3779b9);
-  for (let i = 0; i < n; i++) {
-    let x = (i + base) >>> 0;
-    x ^= x >>> 16;
-    x = Math.imul(x, 0x7feb352d);
-    x ^= x >>> 15;
-    x = Math.imul(x, 0x846ca68b);
-    x ^= x >>> 16;
-    out[i] = ((x >>> 8) - 8388608) / 8388608;
-  }
-  return out;
-}
 
 function params(n: number, causal: boolean, h = heads): AttentionParams {
   return { batch: 1, heads: h, kvHeads: h, seqQ: n, seqK: n, headDim, headDimV: headDim, scale: 1 / Math.sqrt(headDim), causal: causal ? 'top-left' : null, window: null, mask: null, maskShape: null };
@@ -63,7 +49,7 @@ function params(n: number, causal: boolean, h = heads): AttentionParams {
 async function time(k: AttentionKernels, p: AttentionParams, mode: string, reps: number): Promise<{ ms: number; runs: number[]; cpuMs: number }> {
   const n = p.seqQ * p.heads * headDim;
   // In wasm memory, as a wasm-backend Tensor's data is (the reference reads them there as well).
-  const q = adopt(input(11, n)), kk = adopt(input(12, n)), v = adopt(input(13, n)), g = adopt(input(14, n));
+  const q = adopt(benchInput(11, n)), kk = adopt(benchInput(12, n)), v = adopt(benchInput(13, n)), g = adopt(benchInput(14, n));
   const once = (): void => {
     const { out, lse } = k.attentionForward(q, kk, v, p);
     if (mode === 'fwdbwd') k.attentionBackward(q, kk, v, out, lse, g, p);

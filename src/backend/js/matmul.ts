@@ -39,7 +39,7 @@
  * calling thread.
  */
 import { matmul as referenceMatmul } from '../reference/matmul.js';
-import type { MatmulKernels, MatmulParams } from '../kernels/matmul.js';
+import { mergeSharedB, type MatmulKernels, type MatmulParams } from '../kernels/matmul.js';
 
 /** Rows of a packed op(A) panel and of the register tile. */
 const MR = 3;
@@ -456,23 +456,11 @@ export function jsMatmulStats(): { calls: number; threadedCalls: number; chunks:
 let threadedSeq = 0;
 
 function matmulJs(a: Float32Array, b: Float32Array, p: MatmulParams): Float32Array {
-  let { batch, m, aOffsets } = p;
+  const { batch, m, aOffsets } = mergeSharedB(p);
   const { k, n, transA, transB, bOffsets } = p;
   stats.calls++;
   if (batch * m * n === 0 || k === 0) return new Float32Array(batch * m * n); // empty sums are +0, as in the reference
 
-  // Batches that share one B and whose A blocks follow each other (x @ W for x [..., m, k]) are one tall
-  // product [batch·m, k] @ [k, n]: fewer edge panels, and rows to split between threads.
-  if (batch > 1 && !transA) {
-    let merge = true;
-    const a0 = aOffsets[0], b0 = bOffsets[0], mk = m * k;
-    for (let bi = 1; bi < batch && merge; bi++) merge = bOffsets[bi] === b0 && aOffsets[bi] === a0 + bi * mk;
-    if (merge) {
-      m *= batch;
-      batch = 1;
-      aOffsets = aOffsets.subarray(0, 1);
-    }
-  }
   // One or two rows (a decoding step with the KV cache): packing B would cost as much as the product
   // itself, so the reference loop (same order of additions, so the same bits) is faster here.
   if (m < 3) return referenceMatmul.matmul(a, b, p);

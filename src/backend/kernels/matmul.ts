@@ -21,3 +21,16 @@ export interface MatmulKernels {
   /** Returns C: [batch, m, n], row-major. */
   matmul(a: Float32Array, b: Float32Array, p: MatmulParams): Float32Array;
 }
+
+/**
+ * Batches that share one B and whose A blocks follow each other (x @ W for x [..., m, k]) are one tall
+ * product [batch·m, k] @ [k, n]: fewer edge panels, and more rows to split between threads. Returns the
+ * merged batch, m and aOffsets (unchanged when the batches cannot merge).
+ */
+export function mergeSharedB(p: MatmulParams): { batch: number; m: number; aOffsets: Int32Array } {
+  const { batch, m, k, transA, aOffsets, bOffsets } = p;
+  if (batch <= 1 || transA) return { batch, m, aOffsets };
+  const a0 = aOffsets[0], b0 = bOffsets[0], mk = m * k;
+  for (let bi = 1; bi < batch; bi++) if (bOffsets[bi] !== b0 || aOffsets[bi] !== a0 + bi * mk) return { batch, m, aOffsets };
+  return { batch: 1, m: m * batch, aOffsets: aOffsets.subarray(0, 1) };
+}

@@ -8,7 +8,7 @@
  * C, or columns when there are few rows) and sizes the per-thread packing scratch. The split never changes
  * a result: each C element is computed by one thread, in the same order whatever the split.
  */
-import type { MatmulKernels, MatmulParams } from '../kernels/matmul.js';
+import { mergeSharedB, type MatmulKernels, type MatmulParams } from '../kernels/matmul.js';
 import { call, type KernelCall } from './runtime.js';
 
 const MR = 4;
@@ -56,19 +56,8 @@ function split(batch: number, m: number, n: number, threads: number): [number, n
 }
 
 function matmulWasm(a: Float32Array, b: Float32Array, p: MatmulParams): Float32Array {
-  let { batch, m, aOffsets } = p;
+  const { batch, m, aOffsets } = mergeSharedB(p);
   const { k, n, transA, transB, bOffsets } = p;
-  // Batches that share one B and whose A blocks follow each other are one tall product [batch·m, k] @ [k, n].
-  if (batch > 1 && !transA) {
-    let merge = true;
-    const a0 = aOffsets[0], b0 = bOffsets[0], mk = m * k;
-    for (let bi = 1; bi < batch && merge; bi++) merge = bOffsets[bi] === b0 && aOffsets[bi] === a0 + bi * mk;
-    if (merge) {
-      m *= batch;
-      batch = 1;
-      aOffsets = aOffsets.subarray(0, 1);
-    }
-  }
   return call((c) => {
     const out = c.outF32(batch * m * n);
     if (out.length === 0) return out;
